@@ -1,0 +1,172 @@
+"""`evalharness` command line. Heavy modules are imported inside commands so --help is instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Evaluate models behind OpenAI-compatible endpoints with declarative suites, and gate CI on the results.",
+)
+
+EXIT_CONFIG = 2
+
+
+def _fail_config(err: Exception) -> None:
+    from rich.console import Console
+
+    c = Console(stderr=True)
+    problems = getattr(err, "problems", None)
+    if problems:
+        c.print(f"[bold red]invalid configuration: {len(problems)} problem(s)[/]")
+        for p in problems:
+            print(str(p), file=sys.stderr)
+    else:
+        c.print(f"[bold red]error:[/] {err}", highlight=False)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+@app.command()
+def run(
+    paths: List[str] = typer.Argument(None, help="suite files or directories (default with --resume: the run's own)"),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"),
+    model: Optional[str] = typer.Option(None, "--model", help="model name to send (with --base-url)"),
+    api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="environment variable holding the API key"),
+    targets_file: Optional[str] = typer.Option(None, "--targets", help="targets YAML file"),
+    target: List[str] = typer.Option([], "--target", help="target name (repeatable); built-ins: local, recorded"),
+    serve: List[str] = typer.Option([], "--serve", help="start a server for the run: llamacpp:/path.gguf or vllm:/path"),
+    out: str = typer.Option("reports", "--out", help="directory for run folders"),
+    repeats: int = typer.Option(1, "--repeats", min=1, help="sample each case N times"),
+    stream: bool = typer.Option(False, "--stream", help="stream responses and record time to first token"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="do not read or write the response cache"),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="cache directory (default ~/.cache/evalharness)"),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="override concurrency per target"),
+    timeout_s: Optional[float] = typer.Option(None, "--timeout", help="override per-request timeout (seconds)"),
+    max_retries: Optional[int] = typer.Option(None, "--max-retries", min=0, help="override retries per request"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N cases of each suite"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="finish an interrupted run folder"),
+    batch_rows: int = typer.Option(1000, "--batch-rows", min=1, help="rows per Parquet part written during the run"),
+) -> None:
+    """Run suites against one or more targets, write Parquet, and gate. Exit 0 pass, 1 gate fail, 2 bad config, 3 infrastructure."""
+    from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, execute
+    from evalharness.suite.errors import SuiteError
+
+    if resume is not None:
+        from evalharness.results.manifest import read_manifest
+
+        try:
+            saved = read_manifest(resume)["options"]
+        except (OSError, KeyError, ValueError) as e:
+            _fail_config(ValueError(f"--resume {resume}: not a run folder with a readable run.json ({e})"))
+        opts = RunOptions(**saved)
+        if paths:
+            opts.paths = list(paths)
+    else:
+        if not paths:
+            _fail_config(ValueError("give suite files or directories, e.g. `evalharness run suites/`"))
+        opts = RunOptions(
+            paths=list(paths), base_url=base_url, model=model, api_key_env=api_key_env, targets_file=targets_file,
+            target_names=list(target), serve=list(serve), out=out, repeats=repeats, stream=stream, cache=not no_cache,
+            cache_dir=cache_dir, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries, limit=limit,
+            batch_rows=batch_rows,
+        )
+    try:
+        outcome = execute(opts, resume_dir=resume)
+    except SuiteError as e:
+        _fail_config(e)
+    except InfraError as e:
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]infrastructure error:[/] {e}", highlight=False)
+        raise typer.Exit(EXIT_INFRA)
+    except KeyboardInterrupt:
+        print("\ninterrupted: stored results are kept; finish with `evalharness run --resume <run folder>`",
+              file=sys.stderr)
+        raise typer.Exit(130)
+    from evalharness.report.console import print_outcome
+
+    print_outcome(outcome)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def validate(paths: List[str] = typer.Argument(..., help="suite files or directories")) -> None:
+    """Check suites without running them. Exit 2 on any problem, listing every one."""
+    from evalharness.suite.errors import SuiteError
+    from evalharness.suite.loader import load_suites
+
+    try:
+        suites = load_suites(paths)
+    except SuiteError as e:
+        _fail_config(e)
+    for s in suites:
+        print(f"ok  {s.path}  suite={s.name} category={s.category} cases={len(s.cases)}")
+
+
+@app.command("list")
+def list_(what: str = typer.Argument(..., help="what to list: scorers")) -> None:
+    """List registered components (scorers) with their descriptions and arguments."""
+    if what != "scorers":
+        _fail_config(ValueError(f"cannot list {what!r}; try `evalharness list scorers`"))
+    from rich.console import Console
+    from rich.table import Table
+
+    from evalharness.scorers.base import all_scorers
+
+    t = Table(title="scorers", show_lines=True)
+    for col in ("name", "description", "arguments", "needs judge"):
+        t.add_column(col)
+    for name, info in all_scorers().items():
+        args = []
+        for fname, f in info.args.model_fields.items():
+            key = f.alias or fname
+            default = "required" if f.is_required() else f"default {f.get_default(call_default_factory=True)!r}"
+            args.append(f"{key} ({default})" + (f": {f.description}" if f.description else ""))
+        t.add_row(name, info.description, "\n".join(args) or "-", "yes" if info.needs_judge else "no")
+    Console().print(t)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the suite format (for editor autocompletion)."""
+    from evalharness.suite.schema import suite_json_schema
+
+    print(json.dumps(suite_json_schema(), indent=2))
+
+
+@app.command("serve")
+def serve_(
+    what: str = typer.Argument("local", help="what to serve: local (the embedded Gemma 3 270M)"),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """Run the embedded llama.cpp server in the foreground on 127.0.0.1 (Ctrl-C stops it)."""
+    import subprocess
+
+    from evalharness.engine.session import LOCAL_MODEL_NAME
+    from evalharness.targets.serve import ServeError, embedded_model_path, llamacpp_command
+
+    if what != "local":
+        _fail_config(ValueError(f"cannot serve {what!r}; only `local` (use `run --serve` for your own model)"))
+    try:
+        cmd = llamacpp_command(embedded_model_path(), port, alias=LOCAL_MODEL_NAME)
+    except ServeError as e:
+        _fail_config(e)
+    print(f"serving {LOCAL_MODEL_NAME} at http://127.0.0.1:{port}/v1", file=sys.stderr)
+    try:
+        raise typer.Exit(subprocess.call(cmd))
+    except KeyboardInterrupt:
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

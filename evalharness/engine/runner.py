@@ -1,0 +1,199 @@
+"""The run loop: cases x targets x repeats -> responses -> scores -> RunWriter.
+
+Each target gets `concurrency` worker coroutines that pull from one shared iterator, so
+memory stays flat however many cases there are, and one pooled HTTP client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from evalharness.engine.cache import ResponseCache, cache_key
+from evalharness.engine.client import ChatClient, Completion
+from evalharness.scorers.base import Sample, Score
+from evalharness.scorers.bind import BoundScorer
+from evalharness.suite.loader import LoadedCase, LoadedSuite
+from evalharness.targets.config import RECORDED, TargetConfig
+
+
+@dataclass
+class TargetRuntime:
+    config: TargetConfig
+    client: ChatClient | None  # None for the `recorded` target
+    served_model: str | None = None
+    cache_id: str | None = None  # base_url, or the served model for servers on a random port
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def model(self) -> str:
+        return self.config.model or self.served_model or self.config.name
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    suite: LoadedSuite
+    lcase: LoadedCase
+    repeat: int
+
+
+@dataclass
+class Totals:
+    requests: int = 0
+    errors: int = 0
+    cached: int = 0
+    skipped: int = 0
+    by_error: dict[str, int] = field(default_factory=dict)
+
+
+def response_id(run_id: str, suite: str, case_id: str, target: str, repeat: int) -> str:
+    return hashlib.sha1(f"{run_id}\x1f{suite}\x1f{case_id}\x1f{target}\x1f{repeat}".encode()).hexdigest()[:20]
+
+
+def build_messages(suite: LoadedSuite, lcase: LoadedCase) -> list[dict[str, Any]]:
+    case = lcase.case
+    if case.messages is not None:
+        msgs = [m.model_dump(exclude_none=True) for m in case.messages]
+    else:
+        msgs = [{"role": "user", "content": case.input}]
+    system = suite.suite.defaults.system
+    if system and msgs[0]["role"] != "system":
+        msgs.insert(0, {"role": "system", "content": system})
+    return msgs
+
+
+def build_body(target: TargetRuntime, suite: LoadedSuite, lcase: LoadedCase, messages: list[dict]) -> dict[str, Any]:
+    params = {**target.config.params, **suite.suite.defaults.params, **lcase.case.params}
+    return {"model": target.model, "messages": messages, **params}
+
+
+def recorded_completion(lcase: LoadedCase) -> Completion:
+    case = lcase.case
+    if case.output is None and case.tool_calls is None:
+        return Completion(error="recorded target: case has no recorded `output` or `tool_calls`", latency_ms=None)
+    return Completion(output=case.output or "", tool_calls=case.tool_calls, finish_reason="recorded")
+
+
+async def score_all(scorers: tuple[BoundScorer, ...], sample: Sample, error: str | None) -> list[tuple[BoundScorer, Score]]:
+    out = []
+    for s in scorers:
+        if error is not None:
+            out.append((s, Score(0.0, False, f"response error: {error}")))
+            continue
+        try:
+            out.append((s, await s.score(sample)))
+        except Exception as e:  # a scorer bug must not pass a case or stop the run
+            out.append((s, Score(0.0, False, f"scorer error: {type(e).__name__}: {e}")))
+    return out
+
+
+class Runner:
+    def __init__(
+        self,
+        run_id: str,
+        suites: list[LoadedSuite],
+        targets: list[TargetRuntime],
+        writer,
+        *,
+        repeats: int = 1,
+        cache: ResponseCache | None = None,
+        progress=None,
+        done: set[str] | None = None,
+    ):
+        self.run_id = run_id
+        self.suites = suites
+        self.targets = targets
+        self.writer = writer
+        self.repeats = repeats
+        self.cache = cache
+        self.progress = progress
+        self.done = done or set()
+        self.totals = Totals()
+
+    def total(self) -> int:
+        return sum(len(s.cases) for s in self.suites) * self.repeats * len(self.targets)
+
+    def _items(self, target: TargetRuntime) -> Iterator[WorkItem]:
+        for suite in self.suites:
+            for lcase in suite.cases:
+                for r in range(self.repeats):
+                    rid = response_id(self.run_id, suite.name, lcase.case.id, target.name, r)
+                    if rid in self.done:
+                        self.totals.skipped += 1
+                        if self.progress:
+                            self.progress.advance(error=False)
+                        continue
+                    yield WorkItem(suite, lcase, r)
+
+    async def run(self) -> Totals:
+        import asyncio
+
+        workers = []
+        for t in self.targets:
+            it = self._items(t)
+            n = 1 if t.client is None else t.config.concurrency
+            workers += [self._worker(t, it) for _ in range(n)]
+        await asyncio.gather(*workers)
+        return self.totals
+
+    async def _worker(self, target: TargetRuntime, items: Iterator[WorkItem]) -> None:
+        for item in items:
+            await self._one(target, item)
+
+    async def _one(self, target: TargetRuntime, item: WorkItem) -> None:
+        suite, lcase, repeat = item.suite, item.lcase, item.repeat
+        case = lcase.case
+        messages = build_messages(suite, lcase)
+        if target.client is None:
+            comp = recorded_completion(lcase)
+        else:
+            body = build_body(target, suite, lcase, messages)
+            key = cache_key(target.cache_id or target.config.base_url or "", body, repeat) if self.cache else None
+            hit = self.cache.get(key) if key else None
+            if hit is not None:
+                comp = Completion(**hit, cached=True)
+            else:
+                comp = await target.client.complete(body)
+                if key and comp.error is None:
+                    self.cache.put(key, comp.cacheable())
+        t = self.totals
+        t.requests += 1
+        t.cached += comp.cached
+        if comp.error is not None:
+            t.errors += 1
+            kind = comp.error.split(":", 1)[0]
+            t.by_error[kind] = t.by_error.get(kind, 0) + 1
+
+        sample = Sample(
+            case_id=case.id, output=comp.output, expected=case.expected, context=case.context,
+            messages=messages, tool_calls=comp.tool_calls, finish_reason=comp.finish_reason,
+            latency_ms=comp.latency_ms, output_tokens=comp.output_tokens, metadata=case.metadata,
+        )
+        scored = await score_all(lcase.scorers, sample, comp.error)
+        rid = response_id(self.run_id, suite.name, case.id, target.name, repeat)
+        row = {
+            "run_id": self.run_id, "response_id": rid, "suite": suite.name, "category": suite.category,
+            "case_id": case.id, "target": target.name,
+            "model": RECORDED if target.client is None else target.model,
+            "repeat": repeat, "messages": json.dumps(messages, ensure_ascii=False), "output": comp.output,
+            "tool_calls": json.dumps(comp.tool_calls, ensure_ascii=False) if comp.tool_calls else None,
+            "finish_reason": comp.finish_reason, "latency_ms": comp.latency_ms, "ttft_ms": comp.ttft_ms,
+            "input_tokens": comp.input_tokens, "output_tokens": comp.output_tokens, "error": comp.error,
+            "cached": comp.cached, "tags": list(dict.fromkeys(suite.suite.tags + case.tags)),
+        }
+        score_rows = [
+            {
+                "run_id": self.run_id, "response_id": rid, "suite": suite.name, "case_id": case.id,
+                "target": target.name, "scorer": b.name, "score": s.value, "passed": s.passed,
+                "reason": s.reason, "metric_only": b.metric_only,
+            }
+            for b, s in scored
+        ]
+        self.writer.add(row, score_rows)
+        if self.progress:
+            self.progress.advance(error=comp.error is not None)

@@ -1,0 +1,279 @@
+"""One `evalharness run`: resolve targets, start servers, run, write results, gate, exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from evalharness import __version__
+from evalharness.suite.errors import Problem, SuiteError
+from evalharness.targets.config import LOCAL, RECORDED, TargetConfig, load_targets
+
+EXIT_OK, EXIT_GATE, EXIT_CONFIG, EXIT_INFRA = 0, 1, 2, 3
+LOCAL_MODEL_NAME = "gemma-3-270m-q4_k_m"
+# llama-cpp-python's server answers one request at a time: more in flight would only queue
+# (and run into timeouts); 2 keeps the next request ready.
+LOCAL_DEFAULTS = {"concurrency": 2, "timeout_s": 300.0}
+
+
+class InfraError(RuntimeError):
+    """A target is unreachable or a server could not start (exit 3)."""
+
+
+@dataclass
+class RunOptions:
+    paths: list[str]
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    targets_file: str | None = None
+    target_names: list[str] = field(default_factory=list)
+    serve: list[str] = field(default_factory=list)
+    out: str = "reports"
+    repeats: int = 1
+    stream: bool = False
+    cache: bool = True
+    cache_dir: str | None = None
+    concurrency: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
+    limit: int | None = None
+    batch_rows: int = 1000
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    exit_code: int
+    summary: Any  # pandas DataFrame
+    checks: list
+    totals: Any
+    messages: list[str]
+
+
+def resolve_targets(opts: RunOptions) -> list[TargetConfig]:
+    """CLI flags -> target configs. With nothing given, the embedded local model."""
+    targets: list[TargetConfig] = []
+    overrides = {k: v for k, v in (("concurrency", opts.concurrency), ("timeout_s", opts.timeout_s),
+                                   ("max_retries", opts.max_retries)) if v is not None}
+    if opts.base_url or opts.model:
+        if not (opts.base_url and opts.model):
+            raise SuiteError([Problem("command line", None, "--base-url/--model", "give both --base-url and --model")])
+        targets.append(TargetConfig(name=opts.model, base_url=opts.base_url, model=opts.model,
+                                    api_key_env=opts.api_key_env, **overrides))
+    defined = load_targets(opts.targets_file) if opts.targets_file else {}
+    for name in opts.target_names:
+        if name == RECORDED:
+            targets.append(TargetConfig(name=RECORDED))
+        elif name == LOCAL:
+            targets.append(TargetConfig(name=LOCAL, model=LOCAL_MODEL_NAME, **{**LOCAL_DEFAULTS, **overrides}))
+        elif name in defined:
+            t = defined[name]
+            targets.append(t.model_copy(update=overrides) if overrides else t)
+        else:
+            import difflib
+
+            options = sorted(defined) + [RECORDED, LOCAL]
+            close = difflib.get_close_matches(name, options, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            where = opts.targets_file or "no --targets file given"
+            raise SuiteError([Problem("command line", None, "--target", f"unknown target '{name}'{hint}; {where}")])
+    for spec in opts.serve:
+        from evalharness.targets.serve import ServeSpec
+
+        try:
+            s = ServeSpec.parse(spec)
+        except ValueError as e:
+            raise SuiteError([Problem("command line", None, "--serve", str(e))]) from None
+        defaults = LOCAL_DEFAULTS if s.backend == "llamacpp" else {}
+        targets.append(TargetConfig(name=s.name, model=s.name, **{**defaults, **overrides}))
+    if not targets:
+        targets.append(TargetConfig(name=LOCAL, model=LOCAL_MODEL_NAME, **{**LOCAL_DEFAULTS, **overrides}))
+    names = [t.name for t in targets]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise SuiteError([Problem("command line", None, "--target", f"target given twice: {', '.join(sorted(dup))}")])
+    return targets
+
+
+def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -> RunOutcome:
+    from evalharness.engine.cache import ResponseCache, default_cache_dir
+    from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
+    from evalharness.results.writer import RunWriter, load_done
+    from evalharness.suite.loader import load_suites
+
+    suites = load_suites(opts.paths)
+    if opts.limit is not None:
+        from dataclasses import replace
+
+        suites = [replace(s, cases=s.cases[: opts.limit]) for s in suites]
+    targets = resolve_targets(opts)
+
+    done: set[str] = set()
+    if resume_dir is not None:
+        run_dir = resume_dir
+        manifest = read_manifest(run_dir)
+        run_id = manifest["run_id"]
+        done = set(load_done(run_dir)[0]["response_id"].to_pylist())
+    else:
+        run_id = new_run_id()
+        run_dir = Path(opts.out) / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        manifest = {"run_id": run_id, "started_at": utcnow()}
+    manifest.update({
+        "status": "running",
+        "harness_version": __version__,
+        "git_sha": git_sha(),
+        "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
+                    "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites],
+        "targets": [t.public() for t in targets],
+        "options": asdict(opts),
+        "cli_args": sys.argv[1:],
+    })
+    if resume_dir is not None:
+        manifest.setdefault("resumed_at", []).append(utcnow())
+    write_manifest(run_dir, manifest)
+
+    servers: list = []
+    cache = ResponseCache(Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()) if opts.cache else None
+    writer = RunWriter(run_dir, batch_rows=opts.batch_rows)
+    totals = None
+    try:
+        with contextlib.ExitStack() as stack:
+            runtimes = _start_targets(stack, targets, opts, run_dir, servers)
+            from evalharness.engine.runner import Runner
+
+            def probed() -> None:
+                manifest["targets"] = [{**t.config.public(), "served_model": t.served_model} for t in runtimes]
+                write_manifest(run_dir, manifest)
+
+            runner = Runner(run_id, suites, runtimes, writer, repeats=opts.repeats, cache=cache, done=done)
+            totals = asyncio.run(_drive(runner, runtimes, probed, f"run {run_id}"))
+            deaths = [d for d in (srv.death_notice() for srv in servers) if d]
+    except BaseException as e:
+        writer.flush()
+        if cache:
+            cache.close()
+        manifest.update(status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
+                        ended_at=utcnow(), failure=f"{type(e).__name__}: {e}")
+        write_manifest(run_dir, manifest)
+        raise
+    if cache:
+        cache.close()
+    writer.finish()
+    return _conclude(run_dir, suites, manifest, totals, deaths)
+
+
+def _scorer_configs(s) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for lc in s.cases:
+        for b in lc.scorers:
+            seen.setdefault(b.name, b.config)
+    return [{"name": k, **v} for k, v in seen.items()]
+
+
+async def _drive(runner, runtimes, probed, label: str):
+    """Probe, run and close in one event loop (each pooled client belongs to its loop)."""
+    from evalharness.engine.progress import make_progress
+
+    try:
+        await _probe(runtimes)
+        probed()
+        with make_progress(runner.total(), label) as progress:
+            runner.progress = progress
+            return await runner.run()
+    finally:
+        for t in runtimes:
+            if t.client is not None:
+                await t.client.aclose()
+
+
+def _start_targets(stack: contextlib.ExitStack, targets: list[TargetConfig], opts: RunOptions, run_dir: Path,
+                   servers: list):
+    from evalharness.engine.client import ChatClient
+    from evalharness.engine.runner import TargetRuntime
+    from evalharness.targets.serve import ManagedServer, ServeError, ServeSpec, embedded_model_path, free_port, llamacpp_command
+
+    serve_specs = {ServeSpec.parse(s).name: ServeSpec.parse(s) for s in opts.serve}
+    runtimes = []
+    for t in targets:
+        if t.kind == RECORDED:
+            runtimes.append(TargetRuntime(t, None))
+            continue
+        cache_id = t.base_url
+        if t.base_url is None:  # embedded local model or --serve
+            port = free_port()
+            try:
+                if t.name in serve_specs:
+                    spec = serve_specs[t.name]
+                    spec.check()
+                    cmd, served = spec.command(port), f"{spec.backend}:{spec.model}"
+                else:
+                    model_path = embedded_model_path()
+                    cmd, served = llamacpp_command(model_path, port, alias=LOCAL_MODEL_NAME), f"llamacpp:{model_path}"
+                print(f"starting model server for target '{t.name}' on 127.0.0.1:{port} "
+                      f"(log: {run_dir / f'server-{t.name}.log'})", file=sys.stderr, flush=True)
+                server = stack.enter_context(ManagedServer(cmd, port, run_dir / f"server-{t.name}.log"))
+                servers.append(server)
+            except ServeError as e:
+                raise InfraError(str(e)) from None
+            t = t.model_copy(update={"base_url": server.base_url})
+            # The port is random: key the cache on what is served, not where.
+            cache_id = served
+        client = ChatClient(t.base_url, api_key=t.api_key(), concurrency=t.concurrency, timeout_s=t.timeout_s,
+                            max_retries=t.max_retries, stream=opts.stream)
+        runtimes.append(TargetRuntime(t, client, cache_id=cache_id))
+    return runtimes
+
+
+async def _probe(runtimes) -> None:
+    """Ask each target for /models: records the served model id; unreachable -> InfraError."""
+
+    async def one(t):
+        try:
+            ids = await t.client.served_models()
+        except httpx.TransportError as e:
+            raise InfraError(f"target '{t.name}' is unreachable at {t.config.public()['base_url']}: "
+                             f"{type(e).__name__}: {t.client.scrub(str(e))}") from None
+        if ids:
+            t.served_model = t.config.model if t.config.model in ids else ids[0]
+
+    await asyncio.gather(*(one(t) for t in runtimes if t.client is not None))
+
+
+def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str]) -> RunOutcome:
+    import pyarrow.parquet as pq
+
+    from evalharness.gate import evaluate_gates, response_verdicts, summarize
+    from evalharness.results.manifest import utcnow, write_manifest
+    from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
+
+    responses = pq.read_table(run_dir / RESPONSES_FILE).to_pandas()
+    scores = pq.read_table(run_dir / SCORES_FILE).to_pandas()
+    verdicts = response_verdicts(responses, scores)
+    summary = summarize(verdicts)
+    checks = evaluate_gates(verdicts, {s.name: s.suite.gate for s in suites})
+    n, n_err = len(responses), int(responses["error"].notna().sum())
+    messages = list(deaths)
+    if deaths:
+        code = EXIT_INFRA
+    elif n and n_err * 2 > n:
+        code = EXIT_INFRA
+        messages.append(f"{n_err} of {n} requests errored (more than half): infrastructure failure")
+    elif any(not c.passed for c in checks):
+        code = EXIT_GATE
+    else:
+        code = EXIT_OK
+    manifest.update(
+        status="complete", ended_at=utcnow(), exit_code=code, infrastructure=messages,
+        counts={"responses": n, "errors": n_err, "cached": int(responses["cached"].sum())},
+        gate={"passed": all(c.passed for c in checks), "checks": [{**asdict(c), "passed": c.passed} for c in checks]},
+    )
+    write_manifest(run_dir, manifest)
+    return RunOutcome(run_dir, code, summary, checks, totals, messages)

@@ -1,0 +1,38 @@
+"""End-of-run console output: where the results are, the suite x target table, the gates."""
+
+from __future__ import annotations
+
+import math
+
+
+def _fmt(v, pattern: str) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else pattern.format(v)
+
+
+def print_outcome(outcome) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    import sys
+
+    # In CI logs (not a terminal) do not squeeze the table into 80 columns.
+    c = Console() if sys.stdout.isatty() else Console(width=200)
+    t = Table(title=f"run {outcome.run_dir.name}")
+    for col in ("suite", "target", "responses", "pass rate", "mean score", "errors", "p50 ms", "p95 ms"):
+        t.add_column(col, justify="left" if col in ("suite", "target") else "right")
+    for r in outcome.summary.itertuples(index=False):
+        t.add_row(Text(r.suite), Text(r.target), str(r.responses), _fmt(r.pass_rate, "{:.1%}"), _fmt(r.mean_score, "{:.3f}"),
+                  str(r.errors), _fmt(r.p50_ms, "{:.0f}"), _fmt(r.p95_ms, "{:.0f}"))
+    c.print(t)
+    if outcome.checks:
+        for chk in outcome.checks:
+            c.print(Text(chk.describe(), style="green" if chk.passed else "bold red"))
+    else:
+        c.print("no gates configured (add `gate:` to a suite)")
+    for m in outcome.messages:
+        c.print(Text(m, style="bold red"))
+    c.print(f"responses: {outcome.run_dir / 'responses.parquet'}", highlight=False)
+    c.print(f"scores:    {outcome.run_dir / 'scores.parquet'}", highlight=False)
+    verdict = {0: "[green]PASS[/]", 1: "[bold red]GATE FAILED[/]", 3: "[bold red]INFRASTRUCTURE FAILURE[/]"}
+    c.print(f"result: {verdict.get(outcome.exit_code, outcome.exit_code)} (exit {outcome.exit_code})")

@@ -1,0 +1,48 @@
+"""The results schema shared by the runner, the gate, the reports and the UI."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+RESPONSES = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("response_id", pa.string()),
+        ("suite", pa.string()),
+        ("category", pa.string()),
+        ("case_id", pa.string()),
+        ("target", pa.string()),
+        ("model", pa.string()),
+        ("repeat", pa.int32()),
+        ("messages", pa.string()),  # JSON
+        ("output", pa.string()),
+        ("tool_calls", pa.string()),  # JSON, null when none
+        ("finish_reason", pa.string()),
+        ("latency_ms", pa.float64()),
+        ("ttft_ms", pa.float64()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("error", pa.string()),
+        ("cached", pa.bool_()),
+        ("tags", pa.list_(pa.string())),
+    ]
+)
+
+SCORES = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("response_id", pa.string()),
+        ("suite", pa.string()),
+        ("case_id", pa.string()),
+        ("target", pa.string()),
+        ("scorer", pa.string()),
+        ("score", pa.float64()),
+        ("passed", pa.bool_()),
+        ("reason", pa.string()),
+        ("metric_only", pa.bool_()),
+    ]
+)
+
+RESPONSES_FILE = "responses.parquet"
+SCORES_FILE = "scores.parquet"
+MANIFEST_FILE = "run.json"

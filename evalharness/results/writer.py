@@ -1,0 +1,107 @@
+"""Write results as they arrive: batches become atomic part files; `finish()` compacts them.
+
+Layout while a run is in progress (or was interrupted)::
+
+    RUN/parts/scores-000001.parquet      written first
+    RUN/parts/responses-000001.parquet   written second: a response is "done" once it is here
+
+`load_done()` reads the parts back for `--resume`; score rows whose response never reached a
+responses part are dropped, so a crash between the two writes loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evalharness.results.schema import RESPONSES, RESPONSES_FILE, SCORES, SCORES_FILE
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+class RunWriter:
+    def __init__(self, run_dir: Path, batch_rows: int = 1000, batch_seconds: float = 2.0):
+        self.run_dir = run_dir
+        self.parts = run_dir / "parts"
+        self.parts.mkdir(parents=True, exist_ok=True)
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
+        self._responses: list[dict] = []
+        self._scores: list[dict] = []
+        self._last = time.monotonic()
+        existing = sorted(self.parts.glob("responses-*.parquet"))
+        self._n = int(existing[-1].stem.split("-")[1]) if existing else 0
+
+    def add(self, response: dict, scores: list[dict]) -> None:
+        self._responses.append(response)
+        self._scores.extend(scores)
+        if len(self._responses) >= self.batch_rows or time.monotonic() - self._last >= self.batch_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        self._last = time.monotonic()
+        if not self._responses:
+            return
+        self._n += 1
+        _write_atomic(pa.Table.from_pylist(self._scores, schema=SCORES), self.parts / f"scores-{self._n:06d}.parquet")
+        _write_atomic(
+            pa.Table.from_pylist(self._responses, schema=RESPONSES), self.parts / f"responses-{self._n:06d}.parquet"
+        )
+        self._responses.clear()
+        self._scores.clear()
+
+    def finish(self) -> tuple[Path, Path]:
+        """Flush, then merge all parts (and any earlier final files) into the two result files."""
+        self.flush()
+        responses, scores = load_done(self.run_dir)
+        _write_atomic(responses, self.run_dir / RESPONSES_FILE)
+        _write_atomic(scores, self.run_dir / SCORES_FILE)
+        for p in self.parts.glob("*.parquet"):
+            p.unlink()
+        for p in self.parts.glob("*.tmp"):
+            p.unlink()
+        self.parts.rmdir()
+        return self.run_dir / RESPONSES_FILE, self.run_dir / SCORES_FILE
+
+
+def _read_many(paths: list[Path], schema: pa.Schema) -> pa.Table:
+    tables = [pq.read_table(p, schema=schema) for p in paths]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
+
+
+def load_done(run_dir: Path) -> tuple[pa.Table, pa.Table]:
+    """Everything stored for a run so far: final files plus parts, de-duplicated."""
+    import pyarrow.compute as pc
+
+    parts = run_dir / "parts"
+    r_paths = [run_dir / RESPONSES_FILE] if (run_dir / RESPONSES_FILE).exists() else []
+    s_paths = [run_dir / SCORES_FILE] if (run_dir / SCORES_FILE).exists() else []
+    if parts.is_dir():
+        r_paths += sorted(parts.glob("responses-*.parquet"))
+        s_paths += sorted(parts.glob("scores-*.parquet"))
+    responses = _dedupe(_read_many(r_paths, RESPONSES), ["response_id"])
+    scores = _read_many(s_paths, SCORES)
+    scores = scores.filter(pc.is_in(scores["response_id"], value_set=responses["response_id"]))
+    scores = _dedupe(scores, ["response_id", "scorer"])
+    return responses, scores
+
+
+def _dedupe(table: pa.Table, keys: list[str]) -> pa.Table:
+    """Keep the last row for each key (a later part supersedes an earlier one)."""
+    if table.num_rows == 0:
+        return table
+    idx = pa.array(range(table.num_rows), pa.int64())
+    t = table.append_column("__i", idx)
+    last = t.group_by(keys, use_threads=False).aggregate([("__i", "max")])["__i_max"]
+    import pyarrow.compute as pc
+
+    keep = pc.sort_indices(last)
+    return table.take(pc.take(last, keep))

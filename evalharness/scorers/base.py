@@ -1,0 +1,141 @@
+"""Scorer contract and registry.
+
+A scorer is a decorated factory: ``@scorer(name=..., description=...)`` on a function
+that takes validated arguments (a pydantic model) and returns a *stateless* callable
+``fn(sample) -> Score`` (sync or async). The registry keeps the metadata (description,
+argument model, needs_judge) next to the handler, and checks it when the scorer is
+registered, so a broken scorer fails at import rather than halfway through a run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Union
+
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One scorer's verdict on one response. ``value`` is in [0, 1]."""
+
+    value: float
+    passed: bool
+    reason: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Sample:
+    """What a scorer sees: the case plus the target's answer."""
+
+    case_id: str
+    output: str
+    expected: Any = None
+    context: list[str] | None = None
+    messages: list[dict] | None = None
+    tool_calls: list[dict] | None = None
+    finish_reason: str | None = None
+    latency_ms: float | None = None
+    output_tokens: int | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+ScoreFn = Callable[[Sample], Union[Score, Awaitable[Score]]]
+
+
+class ScorerArgs(BaseModel):
+    """Base for scorer argument models: unknown arguments are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoArgs(ScorerArgs):
+    pass
+
+
+@dataclass(frozen=True)
+class ScorerInfo:
+    name: str
+    description: str
+    args: type[ScorerArgs]
+    factory: Callable[[Any], ScoreFn]
+    needs_judge: bool = False
+    # True when the scorer reads `expected` and fails without it.
+    needs_expected: bool = False
+
+    def build(self, args: ScorerArgs) -> ScoreFn:
+        return self.factory(args)
+
+    def is_async(self, fn: ScoreFn) -> bool:
+        return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)
+        )
+
+
+class UnknownScorer(KeyError):
+    def __init__(self, name: str, suggestion: str | None):
+        self.name = name
+        self.suggestion = suggestion
+        msg = f"unknown scorer type '{name}'"
+        if suggestion:
+            msg += f" (did you mean '{suggestion}'?)"
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError quotes its message otherwise
+        return self.args[0]
+
+
+_REGISTRY: dict[str, ScorerInfo] = {}
+_LOADED = False
+
+
+def scorer(
+    *,
+    name: str,
+    description: str,
+    args: type[ScorerArgs] = NoArgs,
+    needs_judge: bool = False,
+    needs_expected: bool = False,
+) -> Callable[[Callable[[Any], ScoreFn]], Callable[[Any], ScoreFn]]:
+    """Register a scorer factory with its metadata."""
+
+    def deco(factory: Callable[[Any], ScoreFn]) -> Callable[[Any], ScoreFn]:
+        if not name.isidentifier():
+            raise ValueError(f"scorer name {name!r} must be an identifier")
+        if name in _REGISTRY:
+            raise ValueError(f"scorer {name!r} registered twice")
+        if not description.strip():
+            raise ValueError(f"scorer {name!r} needs a description")
+        if not (isinstance(args, type) and issubclass(args, ScorerArgs)):
+            raise TypeError(f"scorer {name!r}: args must subclass ScorerArgs")
+        if args.model_config.get("extra") != "forbid":
+            raise TypeError(f"scorer {name!r}: args model must forbid extra keys")
+        _REGISTRY[name] = ScorerInfo(name, description, args, factory, needs_judge, needs_expected)
+        return factory
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        # Importing the modules registers their scorers.
+        from evalharness.scorers import builtin  # noqa: F401
+
+
+def get_scorer(name: str) -> ScorerInfo:
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=1, cutoff=0.5)
+        raise UnknownScorer(name, close[0] if close else None) from None
+
+
+def all_scorers() -> dict[str, ScorerInfo]:
+    _ensure_loaded()
+    return dict(sorted(_REGISTRY.items()))

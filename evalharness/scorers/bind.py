@@ -1,0 +1,89 @@
+"""Bind a scorer spec from a suite to its registered factory, with threshold and negation."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from evalharness.scorers.base import Sample, Score, ScoreFn, get_scorer
+from evalharness.suite.model import ScorerSpec
+
+
+@dataclass(frozen=True)
+class BoundScorer:
+    name: str
+    type: str
+    fn: ScoreFn = field(repr=False)
+    is_async: bool
+    threshold: float | None
+    negate: bool
+    metric_only: bool
+    needs_judge: bool
+    config: dict[str, Any]  # the spec as written: recorded so a run can be re-scored
+
+    def finalize(self, raw: Score) -> Score:
+        value = float(raw.value)
+        if math.isnan(value):
+            return Score(0.0, False, f"scorer returned NaN: {raw.reason}", raw.metadata)
+        value = min(1.0, max(0.0, value))
+        passed, reason = bool(raw.passed), raw.reason
+        if self.negate:
+            value, passed, reason = 1.0 - value, not passed, f"NOT ({reason})"
+        if self.threshold is not None:
+            passed = value >= self.threshold
+            reason = f"{reason} [score {value:.3f} {'>=' if passed else '<'} threshold {self.threshold:g}]"
+        return Score(value, passed, reason, raw.metadata)
+
+    async def score(self, sample: Sample) -> Score:
+        raw = await self.fn(sample) if self.is_async else self.fn(sample)
+        return self.finalize(raw)
+
+    def score_sync(self, sample: Sample) -> Score:
+        return self.finalize(self.fn(sample))
+
+
+_CACHE: dict[str, BoundScorer] = {}
+
+
+def bind(spec: ScorerSpec) -> BoundScorer:
+    """Build (or reuse) the scorer for a spec. Raises UnknownScorer or pydantic.ValidationError."""
+    config = spec.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True)
+    config["type"] = spec.type
+    key = json.dumps(config, sort_keys=True, default=str)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    info = get_scorer(spec.type)
+    args = info.args.model_validate(spec.scorer_args())
+    fn = info.build(args)
+    name = spec.name or (f"not_{spec.type}" if spec.negate else spec.type)
+    bound = BoundScorer(
+        name=name,
+        type=spec.type,
+        fn=fn,
+        is_async=info.is_async(fn),
+        threshold=spec.threshold,
+        negate=spec.negate,
+        metric_only=spec.metric_only,
+        needs_judge=info.needs_judge,
+        config=config,
+    )
+    _CACHE[key] = bound
+    return bound
+
+
+def with_unique_names(scorers: list[BoundScorer]) -> tuple[BoundScorer, ...]:
+    """Suffix repeated names (`contains`, `contains_2`) so each score row is addressable."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in scorers:
+        n = seen.get(s.name, 0) + 1
+        seen[s.name] = n
+        if n > 1:
+            from dataclasses import replace
+
+            s = replace(s, name=f"{s.name}_{n}")
+        out.append(s)
+    return tuple(out)

@@ -1,0 +1,272 @@
+"""Load suite files into validated cases with bound scorers; report every problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import ValidationError
+
+from evalharness.scorers.base import UnknownScorer
+from evalharness.scorers.bind import BoundScorer, bind, with_unique_names
+from evalharness.suite.datasets import read_rows
+from evalharness.suite.errors import Problem, SuiteError, format_loc
+from evalharness.suite.model import CASE_KEYS, Case, ScorerSpec, Suite
+from evalharness.suite.yamlsrc import Located, load_yaml
+
+SUITE_GLOBS = ("*.yaml", "*.yml")
+
+_jinja = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+def vocabulary() -> frozenset[str]:
+    """Every key the suite format knows, for "did you mean" suggestions."""
+    from evalharness.scorers.base import all_scorers
+    from evalharness.suite.model import Defaults, Gate, Message
+
+    keys: set[str] = set()
+    models = [Suite, Case, Defaults, Gate, Message, ScorerSpec] + [i.args for i in all_scorers().values()]
+    for m in models:
+        for name, f in m.model_fields.items():
+            keys.add(f.alias or name)
+    return frozenset(keys)
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    case: Case
+    scorers: tuple[BoundScorer, ...]
+    source: str  # "file:line" the case came from
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    path: Path
+    suite: Suite
+    cases: tuple[LoadedCase, ...]
+    content_hash: str
+
+    @property
+    def name(self) -> str:
+        return self.suite.name
+
+    @property
+    def category(self) -> str:
+        return self.suite.category
+
+
+def discover(paths: Iterable[str | Path]) -> list[Path]:
+    """Suite files under the given files/directories (recursively), sorted, without duplicates."""
+    found: dict[Path, None] = {}
+    for p in map(Path, paths):
+        if p.is_dir():
+            for g in SUITE_GLOBS:
+                for f in sorted(p.rglob(g)):
+                    found[f] = None
+        else:
+            found[p] = None
+    return sorted(found)
+
+
+def load_suites(paths: Iterable[str | Path]) -> list[LoadedSuite]:
+    files = discover(paths)
+    problems: list[Problem] = []
+    suites: list[LoadedSuite] = []
+    if not files:
+        raise SuiteError([Problem(", ".join(map(str, paths)), None, "", "no suite files (*.yaml) found")])
+    for f in files:
+        try:
+            suites.append(load_suite(f))
+        except SuiteError as e:
+            problems.extend(e.problems)
+    seen: dict[str, Path] = {}
+    for s in suites:
+        if s.name in seen:
+            problems.append(Problem(str(s.path), 1, "name", f"suite name '{s.name}' is also used by {seen[s.name]}"))
+        seen.setdefault(s.name, s.path)
+    if problems:
+        raise SuiteError(problems)
+    return suites
+
+
+def load_suite(path: str | Path) -> LoadedSuite:
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise SuiteError([Problem(file, None, "", "file not found")])
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SuiteError([Problem(file, None, "", f"not UTF-8: {e}")]) from None
+    src, problems = load_yaml(text, file, vocabulary())
+    if src is None:
+        raise SuiteError(problems)
+    if not isinstance(src.data, dict):
+        raise SuiteError([Problem(file, 1, "", "a suite file must be a mapping of keys (name, category, cases, ...)")])
+    suite: Suite | None = None
+    try:
+        suite = Suite.model_validate(src.data)
+    except ValidationError as e:
+        problems.extend(src.problems(e))
+    # Go on checking whatever can be checked, so every problem is reported at once.
+    suite_scorers = _bind_raw(src, src.data.get("scorers"), ("scorers",), problems)
+    hasher = hashlib.sha256(raw)
+    raw_cases: list = []
+    if isinstance(src.data.get("cases"), list):
+        raw_cases = [(src, ("cases", i), c, f"{file}:{src.line(('cases', i))}") for i, c in enumerate(src.data["cases"])]
+    elif suite is not None and suite.dataset is not None:
+        raw_cases = _dataset_cases(path, src, suite, problems, hasher)
+
+    cases: list[LoadedCase] = []
+    first_line: dict[str, str] = {}
+    for loc_src, loc, data, source in raw_cases:
+        case = _validate_case(loc_src, data, loc, problems)
+        if case is None:
+            continue
+        if case.id in first_line:
+            problems.append(
+                Problem(loc_src.file, loc_src.line(loc + ("id",)), format_loc(loc) + ".id",
+                        f"duplicate case id '{case.id}' (first at {first_line[case.id]})")
+            )
+            continue
+        first_line[case.id] = source
+        extra = _bind_all(loc_src, case.scorers, loc + ("scorers",), problems)
+        scorers = with_unique_names(suite_scorers + extra)
+        if not src.data.get("scorers") and not case.scorers:
+            problems.append(Problem(loc_src.file, loc_src.line(loc), format_loc(loc),
+                                    "case has no scorers (add suite-level `scorers` or case `scorers`)"))
+        cases.append(LoadedCase(case, scorers, source))
+    if not raw_cases and not problems:
+        problems.append(Problem(file, src.line(("cases",)), "cases", "suite has no cases"))
+    if problems or suite is None:
+        raise SuiteError(dict.fromkeys(problems))
+    return LoadedSuite(path, suite, tuple(cases), hasher.hexdigest())
+
+
+def _validate_case(src: Located, data: Any, loc: tuple, problems: list[Problem]) -> Case | None:
+    if not isinstance(data, dict):
+        problems.append(Problem(src.file, src.line(loc), format_loc(loc), "a case must be a mapping"))
+        return None
+    try:
+        return Case.model_validate(data)
+    except ValidationError as e:
+        problems.extend(src.problems(e, loc))
+        specs = data.get("scorers")
+        if not any(x["loc"][:1] == ("scorers",) for x in e.errors()):
+            _bind_raw(src, specs, loc + ("scorers",), problems)
+        return None
+
+
+def _bind_raw(src: Located, specs: Any, loc: tuple, problems: list[Problem]) -> list[BoundScorer]:
+    """Bind suite-level scorer specs from raw YAML (the suite model may not have validated)."""
+    if not isinstance(specs, list):
+        return []
+    out = []
+    for i, s in enumerate(specs):
+        try:
+            spec = ScorerSpec.model_validate(s)
+        except ValidationError as e:
+            if not isinstance(s, dict):
+                continue  # reported by the suite model
+            problems.extend(src.problems(e, loc + (i,)))
+            continue
+        b = _bind_one(src, spec, loc + (i,), problems)
+        if b is not None:
+            out.append(b)
+    return out
+
+
+def _bind_all(src: Located, specs: list[ScorerSpec], loc: tuple, problems: list[Problem]) -> list[BoundScorer]:
+    out = []
+    for i, spec in enumerate(specs):
+        b = _bind_one(src, spec, loc + (i,), problems)
+        if b is not None:
+            out.append(b)
+    return out
+
+
+def _bind_one(src: Located, spec: ScorerSpec, loc: tuple, problems: list[Problem]) -> BoundScorer | None:
+    try:
+        return bind(spec)
+    except UnknownScorer as e:
+        problems.append(Problem(src.file, src.line(loc + ("type",)), format_loc(loc + ("type",)), str(e)))
+    except ValidationError as e:
+        problems.extend(src.problems(e, loc))
+    return None
+
+
+def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Problem], hasher) -> list:
+    ds_path = (path.parent / suite.dataset).resolve()
+    rows, columns, ds_problems = read_rows(ds_path)
+    for p in ds_problems:
+        problems.append(Problem(p.file, p.line, p.field, p.message) if p.file != str(ds_path) or p.line
+                        else Problem(src.file, src.line(("dataset",)), "dataset", f"{ds_path}: {p.message}"))
+    if ds_problems and not rows:
+        return []
+    hasher.update(ds_path.read_bytes())
+    fields = suite.fields or {c: c for c in columns if c in CASE_KEYS}
+    for col, key in fields.items():
+        if col not in columns:
+            problems.append(Problem(src.file, src.line(("fields", col)), f"fields.{col}",
+                                    f"column '{col}' is not in {ds_path.name} (columns: {', '.join(columns)})"))
+        if key not in CASE_KEYS:
+            problems.append(Problem(src.file, src.line(("fields", col)), f"fields.{col}",
+                                    f"'{key}' is not a case key (one of: {', '.join(CASE_KEYS)})"))
+    template = None
+    if suite.prompt is not None:
+        try:
+            template = _jinja.from_string(suite.prompt)
+        except TemplateError as e:
+            problems.append(Problem(src.file, src.line(("prompt",)), "prompt", f"invalid template: {e}"))
+    if problems:
+        return []
+    out = []
+    ds_src = Located(str(ds_path), None)
+    for n, row in rows:
+        case: dict[str, Any] = {}
+        meta = {}
+        for col, val in row.items():
+            if col in fields:
+                case[fields[col]] = _coerce(fields[col], val)
+            else:
+                meta[col] = val
+        if meta:
+            case["metadata"] = {**meta, **(case.get("metadata") or {})}
+        case.setdefault("id", f"row-{n}")
+        if template is not None:
+            try:
+                case["input"] = template.render(**row)
+            except Exception as e:  # jinja2 raises UndefinedError, SecurityError, TypeError...
+                problems.append(Problem(str(ds_path), n, "prompt", f"template failed on this row: {e}"))
+                continue
+        ds_src.lines[("row", n)] = n
+        out.append((ds_src, ("row", n), case, f"{ds_path}:{n}"))
+    return out
+
+
+def _coerce(key: str, val: Any) -> Any:
+    """Dataset cells are often strings: turn them into the case key's type where unambiguous."""
+    if val is None:
+        return None
+    if key == "id":
+        return str(val)
+    if key in ("context", "messages", "tool_calls", "tags", "params", "metadata") and isinstance(val, str):
+        s = val.strip()
+        if s[:1] in "[{":
+            try:
+                return json.loads(s)
+            except json.JSONDecodeError:
+                pass
+        if key == "context":
+            return [val]
+        if key == "tags":
+            return [t.strip() for t in val.split(",") if t.strip()]
+    if hasattr(val, "tolist"):
+        return val.tolist()
+    return val

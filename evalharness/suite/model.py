@@ -1,0 +1,111 @@
+"""The suite format (public contract). Pydantic models with unknown keys forbidden."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Category = Literal["accuracy", "hallucination", "safety", "tool_calling", "regression"]
+CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+
+# Case keys a dataset column may be mapped to with `fields:`.
+CASE_KEYS = (
+    "id", "input", "messages", "expected", "context", "output", "tool_calls", "tags", "params", "metadata",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Message(Strict):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
+class ScorerSpec(BaseModel):
+    """`{type: NAME, threshold?, not?, name?, metric_only?, ...scorer arguments}`."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    type: str = Field(..., description="scorer name; see `evalharness list scorers`")
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="pass when score >= threshold (0 is a valid threshold)"
+    )
+    negate: bool = Field(False, alias="not", description="invert the score and the verdict")
+    name: str | None = Field(None, description="column name in scores.parquet; defaults to the type")
+    metric_only: bool = Field(False, description="record the score, but do not let it decide pass/fail")
+
+    def scorer_args(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class GateThresholds(Strict):
+    min_pass_rate: float | None = Field(None, ge=0, le=1)
+    min_mean_score: float | None = Field(None, ge=0, le=1)
+
+
+class Gate(GateThresholds):
+    tags: dict[str, GateThresholds] = Field(default_factory=dict, description="per-tag thresholds")
+
+
+class Defaults(Strict):
+    system: str | None = Field(None, description="system prompt prepended to every case")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="generation params: temperature, max_tokens, seed, stop, ..."
+    )
+
+
+class Case(Strict):
+    id: str = Field(..., min_length=1)
+    input: str | None = None
+    messages: list[Message] | None = None
+    expected: Any = None
+    context: list[str] | None = None
+    output: str | None = Field(None, description="recorded answer, scored by the `recorded` target")
+    tool_calls: list[dict[str, Any]] | None = Field(None, description="recorded tool calls (OpenAI shape)")
+    tags: list[str] = Field(default_factory=list)
+    scorers: list[ScorerSpec] = Field(default_factory=list, description="added to the suite's scorers")
+    params: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coerce_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("id"), (int, float)) and not isinstance(data["id"], bool):
+            data = {**data, "id": str(data["id"])}
+        return data
+
+    @model_validator(mode="after")
+    def _one_prompt(self) -> "Case":
+        if (self.input is None) == (self.messages is None):
+            raise ValueError("give exactly one of `input` or `messages`")
+        if self.messages is not None and not self.messages:
+            raise ValueError("`messages` is empty")
+        return self
+
+
+class Suite(Strict):
+    name: str = Field(..., min_length=1)
+    category: Category
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    defaults: Defaults = Field(default_factory=Defaults)
+    cases: list[dict[str, Any]] | None = Field(None, description="inline cases")
+    dataset: str | None = Field(None, description="JSONL, CSV or Parquet path, relative to the suite file")
+    fields: dict[str, str] | None = Field(None, description="dataset column -> case key")
+    prompt: str | None = Field(None, description="jinja2 template over a dataset row's columns -> `input`")
+    scorers: list[ScorerSpec] = Field(default_factory=list)
+    gate: Gate | None = None
+
+    @model_validator(mode="after")
+    def _cases_or_dataset(self) -> "Suite":
+        if (self.cases is None) == (self.dataset is None):
+            raise ValueError("give exactly one of `cases` or `dataset`")
+        if self.dataset is None and (self.fields is not None or self.prompt is not None):
+            raise ValueError("`fields` and `prompt` only apply with `dataset`")
+        return self
