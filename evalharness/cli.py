@@ -76,6 +76,12 @@ def run(
             cache_dir=cache_dir, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries, limit=limit,
             batch_rows=batch_rows,
         )
+    import signal
+
+    def _term(signum, frame):  # CI runners cancel with SIGTERM: stop like Ctrl-C, keeping what is stored
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
     try:
         outcome = execute(opts, resume_dir=resume)
     except SuiteError as e:

@@ -220,8 +220,9 @@ class ChatClient:
                         slot["function"]["arguments"] += fn.get("arguments") or ""
                     if ch.get("finish_reason"):
                         c.finish_reason = ch["finish_reason"]
-            if not done and c.finish_reason is None:
-                raise _Retry("truncated stream: ended before [DONE] and without a finish_reason")
+            if c.finish_reason is None:
+                # Every complete stream ends with a finish_reason; [DONE] alone does not make it whole.
+                raise _Retry("truncated stream: ended " + ("at [DONE] " if done else "") + "without a finish_reason")
             c.output = "".join(parts)
             c.tool_calls = [calls[i] for i in sorted(calls)] or None
             return c

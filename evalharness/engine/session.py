@@ -131,7 +131,8 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -
         "harness_version": __version__,
         "git_sha": git_sha(),
         "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
-                    "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites],
+                    "cases": len(s.cases), "params": s.suite.defaults.params, "scorers": _scorer_configs(s)}
+                   for s in suites],
         "targets": [t.public() for t in targets],
         "options": asdict(opts),
         "cli_args": sys.argv[1:],

@@ -205,8 +205,8 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
     ds_path = (path.parent / suite.dataset).resolve()
     rows, columns, ds_problems = read_rows(ds_path)
     for p in ds_problems:
-        problems.append(Problem(p.file, p.line, p.field, p.message) if p.file != str(ds_path) or p.line
-                        else Problem(src.file, src.line(("dataset",)), "dataset", f"{ds_path}: {p.message}"))
+        # Row problems point into the dataset; file-level ones point at the suite's `dataset:` line.
+        problems.append(p if p.line else Problem(src.file, src.line(("dataset",)), "dataset", f"{ds_path}: {p.message}"))
     if ds_problems and not rows:
         return []
     hasher.update(ds_path.read_bytes())

@@ -48,6 +48,8 @@ def llamacpp_command(model: Path | str, port: int, *, chat_format: str = "gemma"
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", HOST, "--port", str(port),
         "--chat_format", chat_format, "--n_ctx", str(n_ctx),
         "--n_threads", str(threads or max(1, os.cpu_count() or 1)),
+        # By default a new request interrupts a running stream; an evaluation must never cut one short.
+        "--interrupt_requests", "false",
     ]
     if alias:
         cmd += ["--model_alias", alias]

@@ -14,9 +14,11 @@ FAULTS = {
 }
 
 
-def suite(tmp_path, n_ok: int, faults=FAULTS, gate: str = "") -> str:
+def suite(tmp_path, n_ok: int, faults=FAULTS, gate: str = "", extra: dict | None = None) -> str:
     cases = [{"id": f"ok{i}", "input": f"REPLY=ok {i}"} for i in range(n_ok)]
     cases += [{"id": k, "input": v} for k, v in faults.items()]
+    if extra:
+        cases += [{"id": k, "input": v} for k, v in extra.items()]
     body = "name: faults\ncategory: accuracy\nscorers: [{type: contains, value: ok}]\n" + gate
     body += "cases:\n" + "".join(f"  - {json.dumps(c)}\n" for c in cases)
     return str(write(tmp_path / "faults.yaml", body))
@@ -30,7 +32,8 @@ def load(out_dir):
 @pytest.mark.parametrize("stream", [False, True])
 def test_each_fault_recorded_on_its_case(tmp_path, cli, fault_server, stream):
     out = tmp_path / "reports"
-    args = ["run", suite(tmp_path, n_ok=9), "--base-url", fault_server.base_url, "--model", "fault-model",
+    extra = {"nofinish": "FAULT:nofinish"} if stream else None
+    args = ["run", suite(tmp_path, n_ok=10 if stream else 9, extra=extra), "--base-url", fault_server.base_url, "--model", "fault-model",
             "--timeout", "1.5", "--max-retries", "2", "--no-cache", "--out", str(out)]
     r = cli(*args, *(["--stream"] if stream else []))
     assert r.returncode == 0, r.stderr  # 7 errors of 16 requests: not more than half, no gate
@@ -41,19 +44,22 @@ def test_each_fault_recorded_on_its_case(tmp_path, cli, fault_server, stream):
         assert pd.isna(by.loc[cid, "error"]) and by.loc[cid, "output"] == "ok"
     assert by.loc["r429", "latency_ms"] >= 1000
     errors = by["error"].dropna()
-    assert set(errors.index) == {"reset", "timeout", "badjson", "nochoices", "truncate"}
+    expected_errors = {"reset", "timeout", "badjson", "nochoices", "truncate"} | ({"nofinish"} if stream else set())
+    assert set(errors.index) == expected_errors
     assert "timeout" in errors["timeout"]
     assert "connection error" in errors["reset"]
     if not stream:
         assert "malformed JSON" in errors["badjson"]
         assert "no choices" in errors["nochoices"]
     assert ("truncated stream" in errors["truncate"]) or ("connection error" in errors["truncate"])
+    if stream:
+        assert "without a finish_reason" in errors["nofinish"]
     # A failed response is scored as failed, never as passed.
     failed = scores[scores["case_id"].isin(errors.index)]
-    assert len(failed) == 5 and not failed["passed"].any()
+    assert len(failed) == len(expected_errors) and not failed["passed"].any()
     assert failed["reason"].str.startswith("response error:").all()
     ok = scores[scores["case_id"].str.startswith("ok")]
-    assert ok["passed"].all() and len(ok) == 9
+    assert ok["passed"].all() and len(ok) == (10 if stream else 9)
     if stream:
         assert by.loc["ok1", "ttft_ms"] > 0
     stats = fault_server.stats()

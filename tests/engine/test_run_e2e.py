@@ -139,3 +139,26 @@ def test_unknown_target_suggests(tmp_path, cli):
     t = write(tmp_path / "t.yaml", "targets:\n  - {name: candidate, base_url: 'http://127.0.0.1:9/v1', model: m}\n")
     r = cli("run", str(s), "--targets", str(t), "--target", "candidat", "--out", str(tmp_path / "r"))
     assert r.returncode == 2 and "did you mean 'candidate'" in r.stderr
+
+
+def test_sigterm_stops_cleanly_and_marks_run_interrupted(tmp_path, slow_fault_server):
+    cases = "".join(f"  - {{id: c{i:03d}, input: 'REPLY=ok'}}\n" for i in range(200))
+    s = write(tmp_path / "s.yaml", f"name: big\ncategory: accuracy\nscorers: [{{type: contains, value: ok}}]\ncases:\n{cases}")
+    out = tmp_path / "reports"
+    env = {**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "run", str(s), "--base-url",
+                             slow_fault_server.base_url, "--model", "m", "--concurrency", "2", "--batch-rows", "5",
+                             "--no-cache", "--out", str(out)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("*/parts/responses-*.parquet"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    run = only_run(out)
+    manifest = json.loads((run / "run.json").read_text())
+    assert manifest["status"] == "interrupted"
+    stored = sum(len(pd.read_parquet(p)) for p in run.glob("parts/responses-*.parquet"))
+    assert stored >= 10

@@ -152,3 +152,16 @@ def test_content_hash_changes_with_dataset(tmp_path):
     h1 = load_suite(p).content_hash
     d.write_text("id,input\n1,y\n")
     assert load_suite(p).content_hash != h1
+
+
+def test_missing_dataset_file_points_at_dataset_key(tmp_path):
+    p = write(tmp_path / "s.yaml", "name: ds\ncategory: accuracy\nscorers: [{type: exact}]\ndataset: nope.jsonl\n")
+    (msg,) = problems(p)
+    assert msg.startswith(f"{p}:4: dataset: ") and "dataset file not found" in msg
+
+
+def test_unsupported_dataset_format(tmp_path):
+    write(tmp_path / "d.xlsx", "x")
+    p = write(tmp_path / "s.yaml", "name: ds\ncategory: accuracy\nscorers: [{type: exact}]\ndataset: d.xlsx\n")
+    (msg,) = problems(p)
+    assert "unsupported dataset format '.xlsx'" in msg

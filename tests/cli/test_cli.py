@@ -1,0 +1,48 @@
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT, write
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys, evalharness.cli as c\n"
+            "heavy = [m for m in ('pandas', 'pyarrow', 'httpx', 'rouge_score', 'sacrebleu', 'jsonschema') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and out.stdout.strip() == "", out.stdout + out.stderr
+
+
+def test_validate_shipped_suites(cli):
+    r = cli("validate", str(ROOT / "suites"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("ok  ") >= 5
+
+
+def test_validate_bad_suite_exit_2(cli, tmp_path):
+    p = write(tmp_path / "s.yaml", "name: x\ncategory: accuracy\ncases: [{id: a, input: q, expectd: 1}]\nscorers: [{type: exact}]\n")
+    r = cli("validate", str(p))
+    assert r.returncode == 2
+    assert f"{p}:3: cases[0].expectd: unknown key 'expectd' (did you mean 'expected'?)" in r.stderr
+
+
+def test_list_scorers_shows_every_scorer(cli):
+    r = cli("list", "scorers")
+    assert r.returncode == 0
+    for name in ("exact", "contains", "contains_any", "contains_all", "regex", "choice", "numeric", "json_valid",
+                 "json_schema", "length", "latency", "tokens", "rouge_l", "bleu", "refusal", "pii", "canary"):
+        assert f"│ {name} " in r.stdout, name
+    assert cli("list", "nothing").returncode == 2
+
+
+def test_schema_is_json(cli):
+    r = cli("schema")
+    assert r.returncode == 0
+    schema = json.loads(r.stdout)
+    assert schema["properties"]["category"]["enum"] == ["accuracy", "hallucination", "safety", "tool_calling", "regression"]
+    assert any(v["title"] == "regex" for v in schema["$defs"]["ScorerSpec"]["oneOf"])
+
+
+def test_run_without_paths_is_usage_error(cli):
+    r = cli("run")
+    assert r.returncode == 2 and "give suite files" in r.stderr

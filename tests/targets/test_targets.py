@@ -1,0 +1,73 @@
+import sys
+
+import pytest
+
+from evalharness.engine.session import LOCAL_MODEL_NAME, RunOptions, resolve_targets
+from evalharness.suite.errors import SuiteError
+from evalharness.targets.config import TargetConfig, load_targets, redact_url
+from evalharness.targets.serve import ServeError, ServeSpec, llamacpp_command, vllm_command
+from tests.conftest import write
+
+
+def test_default_target_is_embedded_local_model():
+    (t,) = resolve_targets(RunOptions(paths=["s"]))
+    assert t.name == "local" and t.kind == "local" and t.model == LOCAL_MODEL_NAME
+
+
+def test_targets_file_errors_have_lines(tmp_path):
+    p = write(tmp_path / "t.yaml", "targets:\n  - name: a\n    base_url: ftp://x\n    model: m\n"
+              "  - name: a\n    base_url: http://127.0.0.1:1/v1\n    model: m\n    concurency: 3\n")
+    with pytest.raises(SuiteError) as e:
+        load_targets(p)
+    msgs = [str(x) for x in e.value.problems]
+    assert any(m.startswith(f"{p}:3: targets[0].base_url: base_url must be an http(s) URL") for m in msgs)
+    assert f"{p}:8: targets[1].concurency: unknown key 'concurency'" in msgs
+
+
+def test_targets_file_duplicate_and_reserved_names(tmp_path):
+    p = write(tmp_path / "t.yaml", "targets:\n  - {name: x, base_url: 'http://127.0.0.1:1/v1', model: m}\n"
+              "  - {name: x, base_url: 'http://127.0.0.1:1/v1', model: m}\n"
+              "  - {name: recorded, base_url: 'http://127.0.0.1:1/v1', model: m}\n")
+    with pytest.raises(SuiteError) as e:
+        load_targets(p)
+    msgs = " | ".join(map(str, e.value.problems))
+    assert "duplicate target name 'x'" in msgs and "'recorded' is a built-in target name" in msgs
+
+
+def test_public_view_hides_credentials_in_url():
+    t = TargetConfig(name="t", base_url="http://user:pw@127.0.0.1:8000/v1", model="m", api_key_env="K")
+    d = t.public()
+    assert "pw" not in str(d) and d["api_key_env"] == "K"
+    assert redact_url("http://127.0.0.1:1/v1") == "http://127.0.0.1:1/v1"
+
+
+def test_llamacpp_command_line():
+    cmd = llamacpp_command("/m/x.gguf", 8123, alias="x")
+    assert cmd[:3] == [sys.executable, "-m", "llama_cpp.server"]
+    joined = " ".join(cmd)
+    assert "--model /m/x.gguf" in joined and "--host 127.0.0.1" in joined and "--port 8123" in joined
+    assert "--chat_format gemma" in joined and "--model_alias x" in joined
+    assert "--interrupt_requests false" in joined  # a new request must never cut a running stream
+
+
+def test_vllm_command_line_and_clear_message_without_vllm():
+    spec = ServeSpec.parse("vllm:/models/my-finetune")
+    assert spec.name == "my-finetune"
+    assert spec.command(9000) == vllm_command("/models/my-finetune", 9000, served_name="my-finetune")
+    assert spec.command(9000)[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
+    assert "--host" in spec.command(9000) and "127.0.0.1" in spec.command(9000)
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        with pytest.raises(ServeError, match="needs vLLM"):
+            spec.check()
+
+
+def test_serve_spec_parsing():
+    s = ServeSpec.parse("llamacpp:/a/b/model-q4.gguf")
+    assert (s.backend, s.model, s.name) == ("llamacpp", "/a/b/model-q4.gguf", "model-q4")
+    for bad in ("ollama:x", "llamacpp:", "nocolon"):
+        with pytest.raises(ValueError):
+            ServeSpec.parse(bad)
+    with pytest.raises(ServeError, match="not found"):
+        ServeSpec.parse("llamacpp:/nonexistent/x.gguf").check()
