@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from evalharness.engine.agent import run_agent
 from evalharness.engine.cache import ResponseCache, cache_key
 from evalharness.engine.client import ChatClient, Completion
 from evalharness.scorers.base import Sample, Score
@@ -67,9 +68,23 @@ def build_messages(suite: LoadedSuite, lcase: LoadedCase) -> list[dict[str, Any]
     return msgs
 
 
+def case_tools(suite: LoadedSuite, lcase: LoadedCase) -> tuple[list[dict] | None, Any]:
+    """The case's tools and tool_choice, falling back to the suite's."""
+    case, su = lcase.case, suite.suite
+    tools = case.tools if case.tools is not None else su.tools
+    choice = case.tool_choice if case.tool_choice is not None else su.tool_choice
+    return tools, choice
+
+
 def build_body(target: TargetRuntime, suite: LoadedSuite, lcase: LoadedCase, messages: list[dict]) -> dict[str, Any]:
     params = {**target.config.params, **suite.suite.defaults.params, **lcase.case.params}
-    return {"model": target.model, "messages": messages, **params}
+    body = {"model": target.model, "messages": messages, **params}
+    tools, choice = case_tools(suite, lcase)
+    if tools is not None:
+        body["tools"] = tools
+    if choice is not None:
+        body["tool_choice"] = choice
+    return body
 
 
 def recorded_completion(lcase: LoadedCase) -> Completion:
@@ -145,22 +160,32 @@ class Runner:
         for item in items:
             await self._one(target, item)
 
+    async def _complete(self, target: TargetRuntime, body: dict[str, Any], repeat: int) -> Completion:
+        """One chat completion through the cache."""
+        key = cache_key(target.cache_id or target.config.base_url or "", body, repeat) if self.cache else None
+        hit = self.cache.get(key) if key else None
+        if hit is not None:
+            return Completion(**hit, cached=True)
+        comp = await target.client.complete(body)
+        if key and comp.error is None:
+            self.cache.put(key, comp.cacheable())
+        return comp
+
     async def _one(self, target: TargetRuntime, item: WorkItem) -> None:
         suite, lcase, repeat = item.suite, item.lcase, item.repeat
         case = lcase.case
         messages = build_messages(suite, lcase)
         if target.client is None:
             comp = recorded_completion(lcase)
+            tools = case_tools(suite, lcase)[0]
         else:
             body = build_body(target, suite, lcase, messages)
-            key = cache_key(target.cache_id or target.config.base_url or "", body, repeat) if self.cache else None
-            hit = self.cache.get(key) if key else None
-            if hit is not None:
-                comp = Completion(**hit, cached=True)
+            tools = body.get("tools")
+            if case.agentic:
+                comp, messages = await run_agent(lambda b: self._complete(target, b, repeat), body,
+                                                 case.tool_results, case.max_turns)
             else:
-                comp = await target.client.complete(body)
-                if key and comp.error is None:
-                    self.cache.put(key, comp.cacheable())
+                comp = await self._complete(target, body, repeat)
         t = self.totals
         t.requests += 1
         t.cached += comp.cached
@@ -171,7 +196,9 @@ class Runner:
 
         sample = Sample(
             case_id=case.id, output=comp.output, expected=case.expected, context=case.context,
-            messages=messages, tool_calls=comp.tool_calls, finish_reason=comp.finish_reason,
+            messages=messages, tool_calls=comp.tool_calls, tools=tools, finish_reason=comp.finish_reason,
+            expected_tool_calls=None if case.expected_tool_calls is None
+            else [c.model_dump() for c in case.expected_tool_calls],
             latency_ms=comp.latency_ms, output_tokens=comp.output_tokens, metadata=case.metadata,
         )
         scored = await score_all(lcase.scorers, sample, comp.error)

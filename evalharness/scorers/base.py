@@ -36,7 +36,9 @@ class Sample:
     expected: Any = None
     context: list[str] | None = None
     messages: list[dict] | None = None
-    tool_calls: list[dict] | None = None
+    tool_calls: list[dict] | None = None  # every call the model made, in order (all turns of an agent loop)
+    tools: list[dict] | None = None  # the tools offered to the model
+    expected_tool_calls: list[dict] | None = None  # [{name, arguments}]; [] = no call expected
     finish_reason: str | None = None
     latency_ms: float | None = None
     output_tokens: int | None = None

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from evalharness.scorers.base import UnknownScorer
 from evalharness.scorers.bind import BoundScorer, bind, with_unique_names
 from evalharness.suite.datasets import read_rows
-from evalharness.suite.errors import Problem, SuiteError, format_loc
+from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import CASE_KEYS, Case, ScorerSpec, Suite
 from evalharness.suite.yamlsrc import Located, load_yaml
 
@@ -131,7 +131,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
             continue
         if case.id in first_line:
             problems.append(
-                Problem(loc_src.file, loc_src.line(loc + ("id",)), format_loc(loc) + ".id",
+                Problem(loc_src.file, loc_src.line(loc + ("id",)), loc_src.field(loc + ("id",)),
                         f"duplicate case id '{case.id}' (first at {first_line[case.id]})")
             )
             continue
@@ -139,7 +139,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
         extra = _bind_all(loc_src, case.scorers, loc + ("scorers",), problems)
         scorers = with_unique_names(suite_scorers + extra)
         if not src.data.get("scorers") and not case.scorers:
-            problems.append(Problem(loc_src.file, loc_src.line(loc), format_loc(loc),
+            problems.append(Problem(loc_src.file, loc_src.line(loc), loc_src.field(loc),
                                     "case has no scorers (add suite-level `scorers` or case `scorers`)"))
         cases.append(LoadedCase(case, scorers, source))
     if not raw_cases and not problems:
@@ -151,7 +151,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
 
 def _validate_case(src: Located, data: Any, loc: tuple, problems: list[Problem]) -> Case | None:
     if not isinstance(data, dict):
-        problems.append(Problem(src.file, src.line(loc), format_loc(loc), "a case must be a mapping"))
+        problems.append(Problem(src.file, src.line(loc), src.field(loc), "a case must be a mapping"))
         return None
     try:
         return Case.model_validate(data)
@@ -195,7 +195,7 @@ def _bind_one(src: Located, spec: ScorerSpec, loc: tuple, problems: list[Problem
     try:
         return bind(spec)
     except UnknownScorer as e:
-        problems.append(Problem(src.file, src.line(loc + ("type",)), format_loc(loc + ("type",)), str(e)))
+        problems.append(Problem(src.file, src.line(loc + ("type",)), src.field(loc + ("type",)), str(e)))
     except ValidationError as e:
         problems.extend(src.problems(e, loc))
     return None
@@ -227,7 +227,7 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
     if problems:
         return []
     out = []
-    ds_src = Located(str(ds_path), None)
+    ds_src = Located(str(ds_path), None, hide_prefix=2)  # the line names the row; fields read plainly
     for n, row in rows:
         case: dict[str, Any] = {}
         meta = {}
@@ -256,7 +256,8 @@ def _coerce(key: str, val: Any) -> Any:
         return None
     if key == "id":
         return str(val)
-    if key in ("context", "messages", "tool_calls", "tags", "params", "metadata") and isinstance(val, str):
+    if key in ("context", "messages", "tool_calls", "tags", "params", "metadata", "tools", "tool_choice",
+               "expected_tool_calls", "tool_results") and isinstance(val, str):
         s = val.strip()
         if s[:1] in "[{":
             try:

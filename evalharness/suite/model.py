@@ -12,6 +12,7 @@ CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 # Case keys a dataset column may be mapped to with `fields:`.
 CASE_KEYS = (
     "id", "input", "messages", "expected", "context", "output", "tool_calls", "tags", "params", "metadata",
+    "tools", "tool_choice", "expected_tool_calls", "tool_results", "max_turns",
 )
 
 
@@ -44,6 +45,14 @@ class ScorerSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class ExpectedCall(Strict):
+    """One expected tool call. `arguments` maps each parameter to its acceptable values
+    (a list; a scalar is a one-element list; `null` in the list means it may be omitted)."""
+
+    name: str = Field(..., min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+
+
 class GateThresholds(Strict):
     min_pass_rate: float | None = Field(None, ge=0, le=1)
     min_mean_score: float | None = Field(None, ge=0, le=1)
@@ -72,6 +81,15 @@ class Case(Strict):
     scorers: list[ScorerSpec] = Field(default_factory=list, description="added to the suite's scorers")
     params: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    tools: list[dict[str, Any]] | None = Field(None, description="OpenAI `tools`; replaces the suite's")
+    tool_choice: Any = Field(None, description="OpenAI `tool_choice`: auto, none, required, or a function")
+    expected_tool_calls: list[ExpectedCall] | None = Field(
+        None, description="calls the model must make; [] means it must make none"
+    )
+    tool_results: dict[str, str | list[str]] | None = Field(
+        None, description="scripted tool outputs by tool name (a list is consumed call by call); enables the agent loop"
+    )
+    max_turns: int | None = Field(None, ge=1, le=50, description="model turns in the agent loop (default 8)")
 
     @model_validator(mode="before")
     @classmethod
@@ -86,7 +104,13 @@ class Case(Strict):
             raise ValueError("give exactly one of `input` or `messages`")
         if self.messages is not None and not self.messages:
             raise ValueError("`messages` is empty")
+        if self.max_turns is not None and self.tool_results is None:
+            raise ValueError("`max_turns` needs `tool_results` (the scripted outputs the agent loop returns)")
         return self
+
+    @property
+    def agentic(self) -> bool:
+        return self.tool_results is not None
 
 
 class Suite(Strict):
@@ -101,6 +125,8 @@ class Suite(Strict):
     prompt: str | None = Field(None, description="jinja2 template over a dataset row's columns -> `input`")
     scorers: list[ScorerSpec] = Field(default_factory=list)
     gate: Gate | None = None
+    tools: list[dict[str, Any]] | None = Field(None, description="OpenAI `tools` schema sent with every case")
+    tool_choice: Any = Field(None, description="OpenAI `tool_choice` sent with every case")
 
     @model_validator(mode="after")
     def _cases_or_dataset(self) -> "Suite":

@@ -21,6 +21,7 @@ class Located:
     data: Any
     lines: dict[tuple, int] = field(default_factory=dict)
     vocabulary: frozenset[str] = frozenset()  # known keys, for "did you mean" on unknown ones
+    hide_prefix: int = 0  # leading location parts left out of field names (dataset rows)
 
     def line(self, loc: tuple) -> int | None:
         loc = tuple(loc)
@@ -29,6 +30,9 @@ class Located:
                 return self.lines[loc]
             loc = loc[:-1]
         return self.lines.get((), None)
+
+    def field(self, loc: tuple) -> str:
+        return format_loc(tuple(loc)[self.hide_prefix:])
 
     def problems(self, err: ValidationError, prefix: tuple = ()) -> list[Problem]:
         out = []
@@ -48,7 +52,7 @@ class Located:
                 e["input"], (dict, list)
             ):
                 msg += f" (got {e['input']!r})"
-            out.append(Problem(self.file, self.line(loc), format_loc(loc), msg))
+            out.append(Problem(self.file, self.line(loc), self.field(loc), msg))
         return out
 
 

@@ -40,11 +40,17 @@ def test_main_job_on_embedded_model(tmp_path, cli):
     assert (resp["output_tokens"] > 0).all() and (resp["latency_ms"] > 0).all()
     assert set(scores["response_id"]) == set(resp["response_id"])
     # Forced tool calls (tool_choice names the function) come back as tool_calls and are stored as JSON.
-    tc = resp[resp.category == "tool_calling"]
-    assert tc["tool_calls"].notna().all()
-    for raw in tc["tool_calls"]:
-        call = json.loads(raw)[0]
+    tc = resp[resp.category == "tool_calling"].set_index("case_id")
+    for cid in ("weather-paris", "weather-oslo", "parallel-two-cities"):
+        call = json.loads(tc.loc[cid, "tool_calls"])[0]
         assert call["function"]["name"] == "get_weather"
+        assert isinstance(json.loads(call["function"]["arguments"]), dict)  # schema-constrained arguments
+    # The agent loop: the forced first call was answered with the scripted result, and the
+    # transcript (user, assistant+call, tool result, assistant...) is stored for re-scoring.
+    transcript = json.loads(tc.loc["book-trip", "messages"])
+    assert [m["role"] for m in transcript[:3]] == ["user", "assistant", "tool"]
+    assert transcript[1]["tool_calls"][0]["function"]["name"] == "search_flights"
+    assert '"DY2"' in transcript[2]["content"] and transcript[2]["tool_call_id"] == transcript[1]["tool_calls"][0]["id"]
     manifest = json.loads((run / "run.json").read_text())
     (target,) = manifest["targets"]
     assert target["name"] == "local" and target["served_model"] and manifest["status"] == "complete"
