@@ -4,7 +4,9 @@ Argument expectations (the public format, like BFCL's possible answers): `argume
 parameter to the list of its acceptable values; `null` in the list means it may be omitted; a
 parameter not listed must not be sent; a scalar is a one-element list. A list- or object-typed
 parameter's acceptable values are lists/objects inside the list, and nested objects are matched
-key by key with the same rule.
+key by key with the same rule. An argument sent as `null` counts as omitted. With the tools' schemas
+known, a call must also validate against its tool's JSON Schema, and may not send a parameter the
+tool does not declare (unless the schema sets `additionalProperties`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def parse_calls(raw: list[dict] | None) -> list[Call]:
         name = fn.get("name") or ""
         a = fn.get("arguments")
         if isinstance(a, dict):
-            out.append(Call(name, a))
+            out.append(Call(name, _drop_nulls(a)))
             continue
         if a is None or (isinstance(a, str) and not a.strip()):
             out.append(Call(name, {}))
@@ -54,8 +56,13 @@ def parse_calls(raw: list[dict] | None) -> list[Call]:
         if not isinstance(parsed, dict):
             out.append(Call(name, None, f"arguments of {name} are not a JSON object"))
         else:
-            out.append(Call(name, parsed))
+            out.append(Call(name, _drop_nulls(parsed)))
     return out
+
+
+def _drop_nulls(args: dict) -> dict:
+    """An argument sent as null counts as omitted (OpenAI strict mode sends null for unused optionals)."""
+    return {k: v for k, v in args.items() if v is not None}
 
 
 def tool_schemas(tools: list[dict] | None) -> dict[str, dict]:
@@ -191,11 +198,17 @@ def schema_problem(c: Call, schemas: dict[str, dict]) -> str | None:
         return f"call to unknown function {c.name!r}"
     if c.error:
         return c.error
-    v = jsonschema.validators.validator_for(schemas[c.name])(schemas[c.name])
+    schema = schemas[c.name]
+    v = jsonschema.validators.validator_for(schema)(schema)
     errs = sorted(v.iter_errors(c.args), key=lambda e: list(e.path))
     if errs:
         where = "/".join(map(str, errs[0].path)) or "(arguments)"
         return f"{c.name}: {where}: {errs[0].message}"
+    declared = schema.get("properties") or {}
+    if declared and "additionalProperties" not in schema:
+        undeclared = [k for k in c.args or {} if k not in declared]
+        if undeclared:
+            return f"{c.name}: undeclared parameter {undeclared[0]!r}"
     return None
 
 

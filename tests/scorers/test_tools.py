@@ -89,6 +89,9 @@ PAIRS = [
     ("enum violation caught by schema", [exp("get_weather", city=["Paris"], unit=["k"])], [call("get_weather", city="Paris", unit="k")], False),
     ("arguments as dict", [exp("get_weather", city=["Paris"])], [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}], True),
     ("empty arguments string", [exp("search")], [call("search", raw="")], True),
+    ("null counts as omitted", [exp("get_weather", city=["Paris"], unit=["c", None])], [call("get_weather", city="Paris", unit=None)], True),
+    ("null for a required argument", [exp("get_weather", city=["Paris"])], [call("get_weather", city=None)], False),
+    ("undeclared parameter", [exp("get_weather", city=["Paris"], country=["FR", None])], [call("get_weather", city="Paris", country="FR")], False),
 ]
 
 
