@@ -52,6 +52,10 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N cases of each suite"),
     resume: Optional[Path] = typer.Option(None, "--resume", help="finish an interrupted run folder"),
     batch_rows: int = typer.Option(1000, "--batch-rows", min=1, help="rows per Parquet part written during the run"),
+    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="judge endpoint (overrides the suites' `default` judge)"),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="judge model name"),
+    judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env", help="env var holding the judge's API key"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="an earlier run folder (for `pairwise: {against: baseline}`)"),
 ) -> None:
     """Run suites against one or more targets, write Parquet, and gate. Exit 0 pass, 1 gate fail, 2 bad config, 3 infrastructure."""
     from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, execute
@@ -74,7 +78,8 @@ def run(
             paths=list(paths), base_url=base_url, model=model, api_key_env=api_key_env, targets_file=targets_file,
             target_names=list(target), serve=list(serve), out=out, repeats=repeats, stream=stream, cache=not no_cache,
             cache_dir=cache_dir, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries, limit=limit,
-            batch_rows=batch_rows,
+            batch_rows=batch_rows, judge_base_url=judge_base_url, judge_model=judge_model,
+            judge_api_key_env=judge_api_key_env, baseline=baseline,
         )
     import signal
 
@@ -99,6 +104,51 @@ def run(
 
     print_outcome(outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def calibrate(
+    paths: List[str] = typer.Argument(..., help="suites whose cases carry `output` and a human `label`"),
+    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="judge endpoint (default: the suites' `default` judge, else the local model)"),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model"),
+    judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env"),
+    targets_file: Optional[str] = typer.Option(None, "--targets", help="targets YAML with `judges:`"),
+    out: str = typer.Option("reports", "--out"),
+    no_cache: bool = typer.Option(False, "--no-cache"),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
+    min_kappa: Optional[float] = typer.Option(None, "--min-kappa", help="exit 1 when a judge's Cohen's kappa is below this"),
+) -> None:
+    """Prove a judge before trusting it: judge the recorded outputs and compare with the human labels."""
+    from evalharness.engine.session import InfraError, RunOptions, calibrate_run
+    from evalharness.suite.errors import SuiteError
+
+    opts = RunOptions(paths=list(paths), target_names=["recorded"], out=out, cache=not no_cache, cache_dir=cache_dir,
+                      targets_file=targets_file, judge_base_url=judge_base_url, judge_model=judge_model,
+                      judge_api_key_env=judge_api_key_env)
+    try:
+        outcome, report = calibrate_run(opts)
+    except SuiteError as e:
+        _fail_config(e)
+    except InfraError as e:
+        print(f"infrastructure error: {e}", file=sys.stderr)
+        raise typer.Exit(3)
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"judge calibration ({outcome.run_dir.name})")
+    for col in ("suite", "scorer", "n", "accuracy", "kappa", "tp", "fp", "fn", "tn", "judge errors"):
+        t.add_column(col)
+    for r in report:
+        c = r["confusion"]
+        fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+        t.add_row(r["suite"], r["scorer"], str(r["n"]), fmt(r["accuracy"]), fmt(r["kappa"]), str(c["tp"]),
+                  str(c["fp"]), str(c["fn"]), str(c["tn"]), str(r["judge_errors"]))
+    Console(width=200 if not sys.stdout.isatty() else None).print(t)
+    print(f"calibration stored in {outcome.run_dir / 'run.json'}")
+    if not report:
+        _fail_config(ValueError("no case has both a judge scorer and a `label`"))
+    if min_kappa is not None and any(r["kappa"] is None or r["kappa"] < min_kappa for r in report):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -62,3 +62,17 @@ class ResponseCache:
     def close(self) -> None:
         self.flush()
         self._db.close()
+
+
+async def cached_complete(cache: "ResponseCache | None", cache_id: str, client, body: dict[str, Any], repeat: int):
+    """One chat completion through the cache (targets and judges alike). Only successes are stored."""
+    from evalharness.engine.client import Completion
+
+    key = cache_key(cache_id, body, repeat) if cache is not None else None
+    hit = cache.get(key) if key else None
+    if hit is not None:
+        return Completion(**hit, cached=True)
+    comp = await client.complete(body)
+    if key and comp.error is None:
+        cache.put(key, comp.cacheable())
+    return comp

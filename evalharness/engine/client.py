@@ -40,7 +40,7 @@ class Completion:
         return {
             "output": self.output, "tool_calls": self.tool_calls, "finish_reason": self.finish_reason,
             "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
-            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens, "extra": self.extra,
         }
 
 
@@ -171,13 +171,16 @@ class ChatClient:
         msg = choice.get("message") or {}
         usage = data.get("usage") or {}
         content = msg.get("content")
-        return Completion(
+        c = Completion(
             output=content if isinstance(content, str) else "",
             tool_calls=msg.get("tool_calls") or None,
             finish_reason=choice.get("finish_reason"),
             input_tokens=usage.get("prompt_tokens"),
             output_tokens=usage.get("completion_tokens"),
         )
+        if choice.get("logprobs"):
+            c.extra["logprobs"] = choice["logprobs"]
+        return c
 
     async def _stream_once(self, body: dict[str, Any], t0: float) -> Completion:
         payload = {**body, "stream": True}

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from evalharness.engine.agent import run_agent
-from evalharness.engine.cache import ResponseCache, cache_key
+from evalharness.engine.cache import ResponseCache, cached_complete
 from evalharness.engine.client import ChatClient, Completion
+from evalharness.results.schema import JUDGE_COLUMNS
 from evalharness.scorers.base import Sample, Score
 from evalharness.scorers.bind import BoundScorer
 from evalharness.suite.loader import LoadedCase, LoadedSuite
@@ -26,6 +27,7 @@ class TargetRuntime:
     client: ChatClient | None  # None for the `recorded` target
     served_model: str | None = None
     cache_id: str | None = None  # base_url, or the served model for servers on a random port
+    judge_config: Any = None  # set for judge endpoints
 
     @property
     def name(self) -> str:
@@ -119,6 +121,7 @@ class Runner:
         cache: ResponseCache | None = None,
         progress=None,
         done: set[str] | None = None,
+        services=None,
     ):
         self.run_id = run_id
         self.suites = suites
@@ -128,6 +131,7 @@ class Runner:
         self.cache = cache
         self.progress = progress
         self.done = done or set()
+        self.services = services
         self.totals = Totals()
 
     def total(self) -> int:
@@ -161,15 +165,17 @@ class Runner:
             await self._one(target, item)
 
     async def _complete(self, target: TargetRuntime, body: dict[str, Any], repeat: int) -> Completion:
-        """One chat completion through the cache."""
-        key = cache_key(target.cache_id or target.config.base_url or "", body, repeat) if self.cache else None
-        hit = self.cache.get(key) if key else None
-        if hit is not None:
-            return Completion(**hit, cached=True)
-        comp = await target.client.complete(body)
-        if key and comp.error is None:
-            self.cache.put(key, comp.cacheable())
-        return comp
+        return await cached_complete(self.cache, target.cache_id or target.config.base_url or "", target.client,
+                                     body, repeat)
+
+    async def reference_output(self, target_name: str, sample: Sample) -> str | None:
+        """Another target's answer to the same request (for pairwise `against: <target>`); cached."""
+        t = next((t for t in self.targets if t.name == target_name), None)
+        if t is None or t.client is None or sample.request is None:
+            return None
+        body = {**t.config.params, **sample.request, "model": t.model}
+        c = await self._complete(t, body, 0)
+        return None if c.error else c.output
 
     async def _one(self, target: TargetRuntime, item: WorkItem) -> None:
         suite, lcase, repeat = item.suite, item.lcase, item.repeat
@@ -178,9 +184,11 @@ class Runner:
         if target.client is None:
             comp = recorded_completion(lcase)
             tools = case_tools(suite, lcase)[0]
+            request = {"messages": messages}
         else:
             body = build_body(target, suite, lcase, messages)
             tools = body.get("tools")
+            request = {k: v for k, v in body.items() if k != "model"}
             if case.agentic:
                 comp, messages = await run_agent(lambda b: self._complete(target, b, repeat), body,
                                                  case.tool_results, case.max_turns)
@@ -200,6 +208,7 @@ class Runner:
             expected_tool_calls=None if case.expected_tool_calls is None
             else [c.model_dump() for c in case.expected_tool_calls],
             latency_ms=comp.latency_ms, output_tokens=comp.output_tokens, metadata=case.metadata,
+            suite=suite.name, services=self.services, request=request,
         )
         scored = await score_all(lcase.scorers, sample, comp.error)
         rid = response_id(self.run_id, suite.name, case.id, target.name, repeat)
@@ -218,6 +227,7 @@ class Runner:
                 "run_id": self.run_id, "response_id": rid, "suite": suite.name, "case_id": case.id,
                 "target": target.name, "scorer": b.name, "score": s.value, "passed": s.passed,
                 "reason": s.reason, "metric_only": b.metric_only,
+                **{k: s.metadata.get(k) for k in JUDGE_COLUMNS},
             }
             for b, s in scored
         ]

@@ -45,6 +45,10 @@ class RunOptions:
     max_retries: int | None = None
     limit: int | None = None
     batch_rows: int = 1000
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key_env: str | None = None
+    baseline: str | None = None
 
 
 @dataclass
@@ -55,6 +59,7 @@ class RunOutcome:
     checks: list
     totals: Any
     messages: list[str]
+    judges: dict = field(default_factory=dict)  # name -> config + stats (calls, errors, tokens, position bias)
 
 
 def resolve_targets(opts: RunOptions) -> list[TargetConfig]:
@@ -102,6 +107,67 @@ def resolve_targets(opts: RunOptions) -> list[TargetConfig]:
     return targets
 
 
+def referenced_judges(suites) -> set[str]:
+    """Judge names the suites' scorers use (`judge:` and `panel:`)."""
+    names: set[str] = set()
+    for s in suites:
+        for lc in s.cases:
+            for b in lc.scorers:
+                if b.needs_judge:
+                    names.add(b.config.get("judge", "default"))
+                    names.update(b.config.get("panel") or [])
+    return names
+
+
+def resolve_judges(opts: RunOptions, suites) -> dict:
+    """name -> JudgeConfig for every referenced judge. CLI flags override `default`; the fallback is local."""
+    from evalharness.judges.config import DEFAULT_JUDGE, JudgeConfig
+    from evalharness.targets.config import load_targets_file
+
+    wanted = referenced_judges(suites)
+    if not wanted:
+        return {}
+    defined: dict = {}
+    if opts.targets_file:
+        defined.update(load_targets_file(opts.targets_file)[1])
+    problems = []
+    for s in suites:
+        for name, cfg in (s.suite.judges or {}).items():
+            if name in defined and defined[name] != cfg:
+                problems.append(Problem(str(s.path), None, f"judges.{name}",
+                                        f"judge '{name}' is defined differently elsewhere; give it another name"))
+            defined.setdefault(name, cfg)
+    if opts.judge_base_url or opts.judge_model:
+        if not (opts.judge_base_url and opts.judge_model):
+            problems.append(Problem("command line", None, "--judge-base-url/--judge-model", "give both"))
+        else:
+            defined[DEFAULT_JUDGE] = JudgeConfig(base_url=opts.judge_base_url, model=opts.judge_model,
+                                                 api_key_env=opts.judge_api_key_env)
+    if DEFAULT_JUDGE not in defined:
+        defined[DEFAULT_JUDGE] = JudgeConfig()  # the embedded local model
+    for name in sorted(wanted - set(defined)):
+        problems.append(Problem("scorers", None, "judge", f"no judge named '{name}' (define it under `judges:`)"))
+    if problems:
+        raise SuiteError(problems)
+    return {n: defined[n] for n in sorted(wanted)}
+
+
+def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
+    """(suite, case_id) -> the baseline run's output (first target, first repeat, no error)."""
+    if not run_dir:
+        return {}
+    import pyarrow.parquet as pq
+
+    from evalharness.results.schema import RESPONSES_FILE
+
+    path = Path(run_dir) / RESPONSES_FILE
+    if not path.is_file():
+        raise SuiteError([Problem(str(run_dir), None, "--baseline", f"{path} not found (is it a finished run?)")])
+    t = pq.read_table(path, columns=["suite", "case_id", "repeat", "output", "error"]).to_pandas()
+    t = t[t["error"].isna()].sort_values("repeat")
+    return {(r.suite, r.case_id): r.output for r in t.drop_duplicates(["suite", "case_id"]).itertuples()}
+
+
 def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -> RunOutcome:
     from evalharness.engine.cache import ResponseCache, default_cache_dir
     from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
@@ -114,6 +180,8 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -
 
         suites = [replace(s, cases=s.cases[: opts.limit]) for s in suites]
     targets = resolve_targets(opts)
+    judge_configs = resolve_judges(opts, suites)
+    baseline = load_baseline(opts.baseline)
 
     done: set[str] = set()
     if resume_dir is not None:
@@ -148,14 +216,22 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -
     try:
         with contextlib.ExitStack() as stack:
             runtimes = _start_targets(stack, targets, opts, run_dir, servers)
+            judge_rts = _start_judges(stack, judge_configs, runtimes, opts, run_dir, servers)
             from evalharness.engine.runner import Runner
 
             def probed() -> None:
                 manifest["targets"] = [{**t.config.public(), "served_model": t.served_model} for t in runtimes]
+                manifest["judges"] = {n: {**t.config.public(), "served_model": t.served_model}
+                                      for n, t in judge_rts.items()}
                 write_manifest(run_dir, manifest)
 
             runner = Runner(run_id, suites, runtimes, writer, repeats=opts.repeats, cache=cache, done=done)
-            totals = asyncio.run(_drive(runner, runtimes, probed, f"run {run_id}"))
+            services = _judge_services(judge_rts, judge_configs, cache, baseline, runner) if judge_rts else None
+            runner.services = services
+            totals = asyncio.run(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
+            if services is not None:
+                for name, stats in services.summary().items():
+                    manifest["judges"][name]["stats"] = stats
             deaths = [d for d in (srv.death_notice() for srv in servers) if d]
     except BaseException as e:
         writer.flush()
@@ -233,6 +309,64 @@ def _start_targets(stack: contextlib.ExitStack, targets: list[TargetConfig], opt
     return runtimes
 
 
+def _start_judges(stack, configs: dict, runtimes: list, opts: RunOptions, run_dir: Path, servers: list) -> dict:
+    """A TargetRuntime per judge. A judge with no base_url is the embedded model: the run's own
+    local server when a target already started one, else a server of its own."""
+    from evalharness.engine.client import ChatClient
+    from evalharness.engine.runner import TargetRuntime
+    from evalharness.targets.serve import ManagedServer, ServeError, embedded_model_path, free_port, llamacpp_command
+
+    out = {}
+    local = next((t for t in runtimes if t.name == LOCAL), None)
+    own_local = None
+    for name, cfg in configs.items():
+        if cfg.base_url is None:
+            if local is not None:
+                base_url, cache_id = local.config.base_url, local.cache_id
+            else:
+                if own_local is None:
+                    port = free_port()
+                    try:
+                        path = embedded_model_path()
+                        print(f"starting the local judge model on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+                        server = stack.enter_context(ManagedServer(llamacpp_command(path, port, alias=LOCAL_MODEL_NAME),
+                                                                   port, run_dir / "server-judge.log"))
+                    except ServeError as e:
+                        raise InfraError(str(e)) from None
+                    servers.append(server)
+                    own_local = (server.base_url, f"llamacpp:{path}")
+                base_url, cache_id = own_local
+            model = cfg.model or LOCAL_MODEL_NAME
+            style = "json_object" if cfg.response_format == "auto" else cfg.response_format
+            # llama.cpp's own structured-output form (no probing); it answers one request at a time.
+            cfg = cfg.model_copy(update={"response_format": style, "concurrency": min(cfg.concurrency, 2),
+                                         "timeout_s": max(cfg.timeout_s, 600.0)})
+        else:
+            base_url, cache_id, model = cfg.base_url, cfg.base_url, cfg.model
+        tc = TargetConfig(name=f"judge:{name}", base_url=base_url, model=model, api_key_env=cfg.api_key_env,
+                          params=cfg.params, concurrency=cfg.concurrency, timeout_s=cfg.timeout_s,
+                          max_retries=cfg.max_retries)
+        client = ChatClient(base_url, api_key=tc.api_key(), concurrency=cfg.concurrency, timeout_s=cfg.timeout_s,
+                            max_retries=cfg.max_retries)
+        rt = TargetRuntime(tc, client, cache_id=cache_id)
+        rt.judge_config = cfg
+        out[name] = rt
+    return out
+
+
+def _judge_services(judge_rts: dict, configs: dict, cache, baseline: dict, runner):
+    from functools import partial
+
+    from evalharness.engine.cache import cached_complete
+    from evalharness.judges.client import Judge, JudgeServices
+
+    judges = {}
+    for name, rt in judge_rts.items():
+        complete = partial(cached_complete, cache, rt.cache_id, rt.client)
+        judges[name] = Judge(name, rt.judge_config, rt.model, complete)
+    return JudgeServices(judges, baseline=baseline, reference=runner.reference_output)
+
+
 async def _probe(runtimes) -> None:
     """Ask each target for /models: records the served model id; unreachable -> InfraError."""
 
@@ -273,8 +407,42 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str]) 
         code = EXIT_OK
     manifest.update(
         status="complete", ended_at=utcnow(), exit_code=code, infrastructure=messages,
-        counts={"responses": n, "errors": n_err, "cached": int(responses["cached"].sum())},
+        counts={"responses": n, "errors": n_err, "cached": int(responses["cached"].sum()),
+                "judge_errors": int(scores["judge_error"].notna().sum()),
+                "judge_input_tokens": int(scores["judge_input_tokens"].fillna(0).sum()),
+                "judge_output_tokens": int(scores["judge_output_tokens"].fillna(0).sum())},
         gate={"passed": all(c.passed for c in checks), "checks": [{**asdict(c), "passed": c.passed} for c in checks]},
     )
     write_manifest(run_dir, manifest)
-    return RunOutcome(run_dir, code, summary, checks, totals, messages)
+    return RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {})
+
+
+def calibrate_run(opts: RunOptions) -> tuple[RunOutcome, list[dict]]:
+    """Judge the recorded outputs (target `recorded`) and compare each judge scorer with the cases' labels."""
+    import pyarrow.parquet as pq
+
+    from evalharness.judges.calibration import agreement, label_passes
+    from evalharness.results.manifest import read_manifest, write_manifest
+    from evalharness.results.schema import SCORES_FILE
+    from evalharness.suite.loader import load_suites
+
+    suites = load_suites(opts.paths)
+    labels = {(s.name, lc.case.id): lc.case.label for s in suites for lc in s.cases if lc.case.label is not None}
+    judge_scorers = {(s.name, b.name) for s in suites for lc in s.cases for b in lc.scorers if b.needs_judge}
+    outcome = execute(opts)
+    scores = pq.read_table(outcome.run_dir / SCORES_FILE).to_pandas()
+    report = []
+    for (suite, name), df in scores.groupby(["suite", "scorer"], sort=True):
+        if (suite, name) not in judge_scorers:
+            continue
+        df = df[[(suite, c) in labels for c in df["case_id"]]]
+        ok = df[df["judge_error"].isna()]
+        human = [label_passes(labels[(suite, c)]) for c in ok["case_id"]]
+        human_scores = [None if isinstance(labels[(suite, c)], (bool, str)) else float(labels[(suite, c)])
+                        for c in ok["case_id"]]
+        a = agreement(list(ok["passed"]), human, list(ok["score"]), human_scores)
+        report.append({"suite": suite, "scorer": name, "judge_errors": int(df["judge_error"].notna().sum()), **a})
+    manifest = read_manifest(outcome.run_dir)
+    manifest["calibration"] = report
+    write_manifest(outcome.run_dir, manifest)
+    return outcome, report

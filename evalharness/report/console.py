@@ -30,6 +30,13 @@ def print_outcome(outcome) -> None:
             c.print(Text(chk.describe(), style="green" if chk.passed else "bold red"))
     else:
         c.print("no gates configured (add `gate:` to a suite)")
+    for name, j in (outcome.judges or {}).items():
+        st = j.get("stats") or {}
+        bias = st.get("position_bias_rate")
+        c.print(Text(
+            f"judge {name} ({j.get('model')}): {st.get('calls', 0)} calls ({st.get('cached', 0)} cached), "
+            f"{st.get('errors', 0)} judge errors, {st.get('input_tokens', 0)} tokens in / {st.get('output_tokens', 0)} out"
+            + (f", position bias {bias:.0%} of {st.get('pairwise')} pairs" if bias is not None else "")))
     for m in outcome.messages:
         c.print(Text(m, style="bold red"))
     c.print(f"responses: {outcome.run_dir / 'responses.parquet'}", highlight=False)

@@ -40,8 +40,16 @@ SCORES = pa.schema(
         ("passed", pa.bool_()),
         ("reason", pa.string()),
         ("metric_only", pa.bool_()),
+        # LLM judges (null for deterministic scorers)
+        ("verdict", pa.string()),  # JSON: every judge's verdicts, values, spread, lean
+        ("judge_model", pa.string()),
+        ("judge_input_tokens", pa.int64()),
+        ("judge_output_tokens", pa.int64()),
+        ("judge_error", pa.string()),
     ]
 )
+
+JUDGE_COLUMNS = ("verdict", "judge_model", "judge_input_tokens", "judge_output_tokens", "judge_error")
 
 RESPONSES_FILE = "responses.parquet"
 SCORES_FILE = "scores.parquet"

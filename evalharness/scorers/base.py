@@ -43,6 +43,9 @@ class Sample:
     latency_ms: float | None = None
     output_tokens: int | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    suite: str = ""
+    services: Any = None  # JudgeServices when the run has judge scorers
+    request: dict | None = None  # the request body sent (without the model), for reference targets
 
 
 ScoreFn = Callable[[Sample], Union[Score, Awaitable[Score]]]
@@ -67,6 +70,8 @@ class ScorerInfo:
     needs_judge: bool = False
     # True when the scorer reads `expected` and fails without it.
     needs_expected: bool = False
+    # For scorers with a native scale (rubric 1-5): maps args -> (low, high); `threshold` is then in scale units.
+    threshold_scale: Callable[[Any], tuple[float, float]] | None = None
 
     def build(self, args: ScorerArgs) -> ScoreFn:
         return self.factory(args)
@@ -101,6 +106,7 @@ def scorer(
     args: type[ScorerArgs] = NoArgs,
     needs_judge: bool = False,
     needs_expected: bool = False,
+    threshold_scale: Callable[[Any], tuple[float, float]] | None = None,
 ) -> Callable[[Callable[[Any], ScoreFn]], Callable[[Any], ScoreFn]]:
     """Register a scorer factory with its metadata."""
 
@@ -115,7 +121,7 @@ def scorer(
             raise TypeError(f"scorer {name!r}: args must subclass ScorerArgs")
         if args.model_config.get("extra") != "forbid":
             raise TypeError(f"scorer {name!r}: args model must forbid extra keys")
-        _REGISTRY[name] = ScorerInfo(name, description, args, factory, needs_judge, needs_expected)
+        _REGISTRY[name] = ScorerInfo(name, description, args, factory, needs_judge, needs_expected, threshold_scale)
         return factory
 
     return deco

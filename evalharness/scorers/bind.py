@@ -24,6 +24,8 @@ class BoundScorer:
     config: dict[str, Any]  # the spec as written: recorded so a run can be re-scored
 
     def finalize(self, raw: Score) -> Score:
+        if raw.metadata.get("judge_error"):
+            return Score(0.0, False, raw.reason, raw.metadata)  # a judge error never passes, negated or not
         value = float(raw.value)
         if math.isnan(value):
             return Score(0.0, False, f"scorer returned NaN: {raw.reason}", raw.metadata)
@@ -44,6 +46,14 @@ class BoundScorer:
         return self.finalize(self.fn(sample))
 
 
+class ScorerConfigError(ValueError):
+    """A scorer spec that is well-formed but wrong (names the offending field)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 _CACHE: dict[str, BoundScorer] = {}
 
 
@@ -57,6 +67,15 @@ def bind(spec: ScorerSpec) -> BoundScorer:
         return hit
     info = get_scorer(spec.type)
     args = info.args.model_validate(spec.scorer_args())
+    threshold = spec.threshold
+    if threshold is not None:
+        if info.threshold_scale is not None:
+            lo, hi = info.threshold_scale(args)
+            if not lo <= threshold <= hi:
+                raise ScorerConfigError("threshold", f"threshold {threshold:g} is outside the scale {lo:g}-{hi:g}")
+            threshold = (threshold - lo) / (hi - lo)
+        elif not 0 <= threshold <= 1:
+            raise ScorerConfigError("threshold", f"threshold {threshold:g} must be between 0 and 1")
     fn = info.build(args)
     name = spec.name or (f"not_{spec.type}" if spec.negate else spec.type)
     bound = BoundScorer(
@@ -64,7 +83,7 @@ def bind(spec: ScorerSpec) -> BoundScorer:
         type=spec.type,
         fn=fn,
         is_async=info.is_async(fn),
-        threshold=spec.threshold,
+        threshold=threshold,
         negate=spec.negate,
         metric_only=spec.metric_only,
         needs_judge=info.needs_judge,

@@ -13,7 +13,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from evalharness.scorers.base import UnknownScorer
-from evalharness.scorers.bind import BoundScorer, bind, with_unique_names
+from evalharness.scorers.bind import BoundScorer, ScorerConfigError, bind, with_unique_names
 from evalharness.suite.datasets import read_rows
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import CASE_KEYS, Case, ScorerSpec, Suite
@@ -198,6 +198,8 @@ def _bind_one(src: Located, spec: ScorerSpec, loc: tuple, problems: list[Problem
         problems.append(Problem(src.file, src.line(loc + ("type",)), src.field(loc + ("type",)), str(e)))
     except ValidationError as e:
         problems.extend(src.problems(e, loc))
+    except ScorerConfigError as e:
+        problems.append(Problem(src.file, src.line(loc + (e.field,)), src.field(loc + (e.field,)), str(e)))
     return None
 
 

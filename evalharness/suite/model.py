@@ -12,7 +12,7 @@ CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 # Case keys a dataset column may be mapped to with `fields:`.
 CASE_KEYS = (
     "id", "input", "messages", "expected", "context", "output", "tool_calls", "tags", "params", "metadata",
-    "tools", "tool_choice", "expected_tool_calls", "tool_results", "max_turns",
+    "tools", "tool_choice", "expected_tool_calls", "tool_results", "max_turns", "label",
 )
 
 
@@ -35,7 +35,7 @@ class ScorerSpec(BaseModel):
 
     type: str = Field(..., description="scorer name; see `evalharness list scorers`")
     threshold: float | None = Field(
-        None, ge=0, le=1, description="pass when score >= threshold (0 is a valid threshold)"
+        None, description="pass when score >= threshold (0 is a valid threshold); 0-1, or scale units for rubric"
     )
     negate: bool = Field(False, alias="not", description="invert the score and the verdict")
     name: str | None = Field(None, description="column name in scores.parquet; defaults to the type")
@@ -90,6 +90,9 @@ class Case(Strict):
         None, description="scripted tool outputs by tool name (a list is consumed call by call); enables the agent loop"
     )
     max_turns: int | None = Field(None, ge=1, le=50, description="model turns in the agent loop (default 8)")
+    label: bool | float | Literal["pass", "fail"] | None = Field(
+        None, description="human label for judge calibration: pass/fail, or a score in [0, 1]"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -127,6 +130,7 @@ class Suite(Strict):
     gate: Gate | None = None
     tools: list[dict[str, Any]] | None = Field(None, description="OpenAI `tools` schema sent with every case")
     tool_choice: Any = Field(None, description="OpenAI `tool_choice` sent with every case")
+    judges: dict[str, "JudgeConfig"] | None = Field(None, description="judge endpoints by name (`default` is used unless a scorer names another)")
 
     @model_validator(mode="after")
     def _cases_or_dataset(self) -> "Suite":
@@ -135,3 +139,8 @@ class Suite(Strict):
         if self.dataset is None and (self.fields is not None or self.prompt is not None):
             raise ValueError("`fields` and `prompt` only apply with `dataset`")
         return self
+
+
+from evalharness.judges.config import JudgeConfig  # noqa: E402  (JudgeConfig builds on Strict above)
+
+Suite.model_rebuild()

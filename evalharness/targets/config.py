@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
 
+from evalharness.judges.config import JudgeConfig
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import Strict
 from evalharness.suite.yamlsrc import load_yaml
@@ -74,10 +75,15 @@ def redact_url(url: str | None) -> str | None:
 
 
 class TargetsFile(Strict):
-    targets: list[TargetConfig]
+    targets: list[TargetConfig] = Field(default_factory=list)
+    judges: dict[str, JudgeConfig] | None = None
 
 
 def load_targets(path: str | Path) -> dict[str, TargetConfig]:
+    return load_targets_file(path)[0]
+
+
+def load_targets_file(path: str | Path) -> tuple[dict[str, TargetConfig], dict[str, JudgeConfig]]:
     path = Path(path)
     if not path.is_file():
         raise SuiteError([Problem(str(path), None, "", "targets file not found")])
@@ -102,4 +108,4 @@ def load_targets(path: str | Path) -> dict[str, TargetConfig]:
         out[t.name] = t
     if problems:
         raise SuiteError(problems)
-    return out
+    return out, dict(tf.judges or {})

@@ -42,7 +42,7 @@ def embedded_model_path() -> Path:
     return Path(g.assemble())
 
 
-def llamacpp_command(model: Path | str, port: int, *, chat_format: str = "gemma", n_ctx: int = 2048,
+def llamacpp_command(model: Path | str, port: int, *, chat_format: str = "gemma", n_ctx: int = 8192,
                      threads: int | None = None, alias: str | None = None) -> list[str]:
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", HOST, "--port", str(port),

@@ -51,7 +51,17 @@ def test_main_job_on_embedded_model(tmp_path, cli):
     assert [m["role"] for m in transcript[:3]] == ["user", "assistant", "tool"]
     assert transcript[1]["tool_calls"][0]["function"]["name"] == "search_flights"
     assert '"DY2"' in transcript[2]["content"] and transcript[2]["tool_call_id"] == transcript[1]["tool_calls"][0]["id"]
+    # The local model also judged (rubric, faithfulness, relevancy) through response_format.
+    judged = scores[scores["judge_model"].notna()]
+    assert set(judged["scorer"]) >= {"rubric", "faithfulness", "answer_relevancy"}
+    ok = judged[judged["judge_error"].isna()]
+    assert len(ok) > 0  # some verdicts parsed
+    for v in ok["verdict"]:
+        assert json.loads(v)["judges"]["default"]["values"]  # a parsed verdict with a value
+    assert not judged.loc[judged["judge_error"].notna(), "passed"].any()  # a judge error is never a pass
+    assert (judged["judge_input_tokens"] > 0).all()
     manifest = json.loads((run / "run.json").read_text())
+    assert manifest["judges"]["default"]["stats"]["calls"] > 0
     (target,) = manifest["targets"]
     assert target["name"] == "local" and target["served_model"] and manifest["status"] == "complete"
     assert (run / "server-local.log").stat().st_size > 0

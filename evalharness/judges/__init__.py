@@ -1,0 +1,1 @@
+"""LLM judges: endpoint config, sandboxed templates, and the client that asks for structured verdicts."""

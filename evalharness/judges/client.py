@@ -1,0 +1,136 @@
+"""Ask a judge endpoint for a verdict and parse it into a pydantic model.
+
+Structured output first: `response_format` carries the verdict's JSON Schema, in OpenAI's
+`json_schema` form, or llama.cpp's `json_object` + `schema` form. With `auto`, a server that
+refuses the first (HTTP 4xx) is asked once more in the second, and the judge keeps using what
+worked. Tolerant extraction (a JSON object inside prose or a code fence) is only the fallback
+for servers that ignore the schema. An unparsable, truncated or invalid verdict is an error,
+never a pass. Every call goes through the response cache, and tokens are counted per judge.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel, ValidationError
+
+from evalharness.engine.client import Completion
+from evalharness.judges.config import JudgeConfig
+
+Complete = Callable[[dict[str, Any], int], Awaitable[Completion]]  # (body, repeat) -> completion, cached
+
+
+@dataclass
+class JudgeReply:
+    verdict: BaseModel | None
+    raw: str
+    error: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    logprobs: list | None = None
+
+
+@dataclass
+class JudgeStats:
+    calls: int = 0
+    cached: int = 0
+    errors: int = 0  # judgements that ended in a judge error (failed call, unparsable or invalid verdict)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    pairwise: int = 0
+    pairwise_inconsistent: int = 0
+    scores: dict[str, list[float]] = field(default_factory=dict)  # scorer -> this judge's values (for lean)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "scores"}
+        d["position_bias_rate"] = self.pairwise_inconsistent / self.pairwise if self.pairwise else None
+        return d
+
+
+def parse_verdict(text: str, model: type[BaseModel], finish_reason: str | None) -> tuple[BaseModel | None, str | None]:
+    from evalharness.scorers.structured import parse_json_output
+
+    doc, err = parse_json_output(text, extract=True)
+    if doc is None:
+        if finish_reason == "length":
+            return None, f"truncated verdict (finish_reason=length): {text[-80:]!r}"
+        return None, f"unparsable verdict: {err}: {text[:120]!r}"
+    try:
+        return model.model_validate(doc), None
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "(verdict)"
+        return None, f"invalid verdict: {where}: {first['msg']}"
+
+
+class Judge:
+    def __init__(self, name: str, config: JudgeConfig, model: str, complete: Complete):
+        self.name = name
+        self.config = config
+        self.model = model
+        self._complete = complete
+        self.style = config.response_format if config.response_format != "auto" else "json_schema"
+        self._auto = config.response_format == "auto"
+        self.stats = JudgeStats()
+
+    def _format(self, model: type[BaseModel], schema: dict | None = None) -> dict | None:
+        schema = schema or model.model_json_schema()
+        if self.style == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": schema}}
+        if self.style == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return None
+
+    async def ask(self, prompt: str, model: type[BaseModel], *, repeat: int = 0, logprobs: bool = False,
+                  schema: dict | None = None) -> JudgeReply:
+        """`schema` narrows the verdict's JSON Schema for this call (e.g. a rubric's score range)."""
+        while True:
+            body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
+                                    **self.config.params}
+            fmt = self._format(model, schema)
+            if fmt is not None:
+                body["response_format"] = fmt
+            if logprobs:
+                body.update(logprobs=True, top_logprobs=10)
+            c = await self._complete(body, repeat)
+            if c.error and self._auto and self.style == "json_schema" and c.error.startswith("HTTP 4"):
+                self.style, self._auto = "json_object", False  # the server refused json_schema: use llama.cpp's form
+                continue
+            break
+        st = self.stats
+        st.calls += 1
+        st.cached += c.cached
+        st.input_tokens += c.input_tokens or 0
+        st.output_tokens += c.output_tokens or 0
+        reply = JudgeReply(None, c.output, None, c.input_tokens or 0, c.output_tokens or 0,
+                           ((c.extra or {}).get("logprobs") or {}).get("content"))
+        if c.error:
+            reply.error = f"judge request failed: {c.error}"
+        else:
+            reply.verdict, reply.error = parse_verdict(c.output, model, c.finish_reason)
+        return reply
+
+
+class JudgeServices:
+    """What judge scorers may reach at score time: judges by name, and reference outputs."""
+
+    def __init__(self, judges: dict[str, Judge], baseline: dict[tuple[str, str], str] | None = None,
+                 reference: Callable[[str, Any], Awaitable[str | None]] | None = None):
+        self.judges = judges
+        self.baseline = baseline or {}
+        self.reference = reference
+
+    def judge(self, name: str) -> Judge:
+        try:
+            return self.judges[name]
+        except KeyError:
+            raise LookupError(f"no judge named '{name}' (configured: {', '.join(sorted(self.judges)) or 'none'})") from None
+
+    def summary(self) -> dict[str, Any]:
+        return {name: {"model": j.model, **j.stats.as_dict()} for name, j in self.judges.items()}
+
+
+def verdict_json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=lambda o: o.model_dump() if isinstance(o, BaseModel) else str(o))

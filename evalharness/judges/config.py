@@ -1,0 +1,38 @@
+"""Which endpoint judges: `judges:` in a suite or a targets file, or --judge-base-url/--judge-model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+DEFAULT_JUDGE = "default"
+
+
+class JudgeConfig(Strict):
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL; omit for the embedded local model")
+    model: str | None = None
+    api_key_env: str | None = Field(None, description="name of the environment variable holding the API key")
+    params: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0, "max_tokens": 512},
+                                   description="generation params (a verdict longer than max_tokens is a judge error)")
+    concurrency: int = Field(4, ge=1, le=1024)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(4, ge=0, le=20)
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not (v.startswith("http://") or v.startswith("https://")):
+            raise ValueError(f"base_url must be an http(s) URL, got {v!r}")
+        return v.rstrip("/") if v else v
+
+    response_format: str = Field(
+        "auto", pattern="^(auto|json_schema|json_object|none)$",
+        description="how to ask for structured output: OpenAI json_schema, llama.cpp json_object+schema, "
+        "none (prompt only), or auto (json_schema, then json_object if the server refuses it)",
+    )

@@ -1,0 +1,419 @@
+"""LLM-judge scorers: rubric (G-Eval), faithfulness, answer_relevancy, context_relevancy, pairwise.
+
+Each verdict is a pydantic model next to its scorer; the judge is asked for it as structured
+output. Every judge scorer takes `judge` (a name from `judges:`), `judge_repeats` (ask N times;
+mean and spread recorded), and `panel` + `aggregate` (several judges; mean or majority; each
+judge's lean against the panel recorded). A verdict that cannot be parsed is a judge error on
+that score: recorded, counted, never a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import statistics
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Awaitable, Callable, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from evalharness.judges.client import Judge, JudgeServices, verdict_json
+from evalharness.judges.templates import render
+from evalharness.scorers.base import Sample, Score, ScorerArgs, scorer
+
+
+class JudgeArgs(ScorerArgs):
+    judge: str = Field("default", description="which judge (a name under `judges:`)")
+    judge_repeats: int = Field(1, ge=1, le=20, description="ask the judge N times; the score is the mean")
+    panel: list[str] | None = Field(None, min_length=1, description="several judges instead of one")
+    aggregate: Literal["mean", "majority"] = Field("mean", description="how a panel's verdicts combine")
+    template: str | None = Field(None, description="your own jinja2 template file instead of judges/<name>.j2")
+    pass_at: float = Field(0.5, ge=0, le=1, description="score needed to pass when no `threshold` is set")
+
+
+@dataclass
+class Outcome:
+    """One judge's answer for one repeat: a value in [0, 1] or an error."""
+
+    value: float | None
+    reason: str = ""
+    verdict: Any = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+OneJudgement = Callable[[Judge, int], Awaitable[Outcome]]
+
+
+def _services(s: Sample) -> JudgeServices:
+    if s.services is None:
+        raise LookupError("no judge is configured for this run")
+    return s.services
+
+
+async def judged(s: Sample, a: JudgeArgs, kind: str, one: OneJudgement) -> Score:
+    """Run `one` for every judge of the panel and every repeat, then aggregate."""
+    services = _services(s)
+    names = a.panel or [a.judge]
+    judges = [services.judge(n) for n in names]
+    outcomes = await asyncio.gather(*(one(j, r) for j in judges for r in range(a.judge_repeats)))
+    per_judge: dict[str, list[Outcome]] = {}
+    for j, o in zip([j for j in judges for _ in range(a.judge_repeats)], outcomes):
+        per_judge.setdefault(j.name, []).append(o)
+        j.stats.errors += o.error is not None
+    tokens_in = sum(o.input_tokens for o in outcomes)
+    tokens_out = sum(o.output_tokens for o in outcomes)
+    record: dict[str, Any] = {"kind": kind, "judges": {}}
+    means: dict[str, float] = {}
+    for name, outs in per_judge.items():
+        vals = [o.value for o in outs if o.value is not None]
+        entry = {"values": vals, "errors": [o.error for o in outs if o.error],
+                 "verdicts": [o.verdict for o in outs], **{k: v for o in outs for k, v in o.extra.items()}}
+        if vals:
+            means[name] = statistics.fmean(vals)
+            entry["mean"] = means[name]
+            entry["spread"] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
+            services.judge(name).stats.scores.setdefault(kind, []).append(means[name])
+        record["judges"][name] = entry
+    meta = {"judge_model": ",".join(dict.fromkeys(j.model for j in judges)),
+            "judge_input_tokens": tokens_in, "judge_output_tokens": tokens_out}
+    if not means:
+        err = next(o.error for o in outcomes if o.error)
+        meta.update(verdict=verdict_json(record), judge_error=err)
+        return Score(0.0, False, f"judge error: {err}", meta)
+    value = statistics.fmean(means.values())
+    if a.aggregate == "majority":
+        votes = [m >= a.pass_at for m in means.values()]
+        passed = sum(votes) * 2 > len(votes)
+    else:
+        passed = value >= a.pass_at
+    if len(means) > 1:
+        record["lean"] = {n: m - value for n, m in means.items()}
+    record["score"] = value
+    meta["verdict"] = verdict_json(record)
+    first = next(o for o in outcomes if o.value is not None)
+    reason = first.reason
+    if len(outcomes) > 1:
+        spreads = [record["judges"][n]["spread"] for n in means]
+        reason += f" [{len(means)} judge(s) x {a.judge_repeats} repeat(s): mean {value:.3f}, max spread {max(spreads):.3f}]"
+    return Score(value, passed, reason, meta)
+
+
+def _outcome_error(reply) -> Outcome:
+    return Outcome(None, error=reply.error, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
+
+
+def _input_text(s: Sample) -> str:
+    """The user's request: the last user message of the (possibly multi-turn) conversation."""
+    for m in reversed(s.messages or []):
+        if m.get("role") == "user" and m.get("content"):
+            return m["content"]
+    return ""
+
+
+# --- rubric (G-Eval) -----------------------------------------------------------------------
+
+
+# Length bounds go into the JSON Schema the judge gets, so grammar-constrained servers (llama.cpp)
+# cannot loop inside a string until max_tokens.
+Reason = Field(..., max_length=1000)
+
+
+class RubricVerdict(BaseModel):
+    reasoning: str = Reason
+    score: int
+
+
+class RubricArgs(JudgeArgs):
+    criteria: str = Field(..., min_length=1, description="what a good answer does")
+    scale: tuple[int, int] = Field((1, 5), description="[lowest, highest] integer score")
+    use_logprobs: bool = Field(True, description="weight the score by the judge's token probabilities when returned")
+
+    @model_validator(mode="after")
+    def _scale(self) -> "RubricArgs":
+        if self.scale[0] >= self.scale[1]:
+            raise ValueError("scale must be [low, high] with low < high")
+        return self
+
+
+def weighted_score(logprobs: list | None, raw: str, lo: int, hi: int) -> tuple[float, dict[int, float]] | None:
+    """Probability-weighted mean over the scale's tokens at the position of the sampled score."""
+    if not logprobs or lo < 0 or hi > 9:
+        return None
+    m = re.search(r'"score"\s*:\s*"?(\d)', raw)
+    if not m:
+        return None
+    offset, pos = m.start(1), 0
+    for tok in logprobs:
+        text = tok.get("token") or ""
+        if pos <= offset < pos + len(text):
+            probs: dict[int, float] = {}
+            for cand in tok.get("top_logprobs") or [tok]:
+                t = (cand.get("token") or "").strip().strip('"')
+                if t.isdigit() and lo <= int(t) <= hi and cand.get("logprob") is not None:
+                    probs[int(t)] = probs.get(int(t), 0.0) + math.exp(cand["logprob"])
+            total = sum(probs.values())
+            if not total:
+                return None
+            return sum(k * p for k, p in probs.items()) / total, {k: p / total for k, p in sorted(probs.items())}
+        pos += len(text)
+    return None
+
+
+def _rubric_scale(a: RubricArgs) -> tuple[float, float]:
+    return float(a.scale[0]), float(a.scale[1])
+
+
+@scorer(
+    name="rubric",
+    description="G-Eval style rubric: a judge scores the answer against `criteria` on `scale`; "
+    "probability-weighted over the scale tokens when the judge returns logprobs. `threshold` is in scale units.",
+    args=RubricArgs,
+    needs_judge=True,
+    threshold_scale=_rubric_scale,
+)
+def rubric(a: RubricArgs):
+    lo, hi = a.scale
+
+    def render_prompt(s: Sample) -> str:
+        return render(a.template or "rubric.j2", criteria=a.criteria, lo=lo, hi=hi, input=_input_text(s),
+                      output=s.output, expected=s.expected, context=s.context)
+
+    schema = RubricVerdict.model_json_schema()
+    schema["properties"]["score"].update(minimum=lo, maximum=hi)  # grammar-constrained servers keep to the scale
+
+    async def score(s: Sample) -> Score:
+        prompt = render_prompt(s)
+
+        async def one(judge: Judge, repeat: int) -> Outcome:
+            reply = await judge.ask(prompt, RubricVerdict, repeat=repeat, logprobs=a.use_logprobs, schema=schema)
+            if reply.error:
+                return _outcome_error(reply)
+            v: RubricVerdict = reply.verdict
+            if not lo <= v.score <= hi:
+                return Outcome(None, error=f"invalid verdict: score {v.score} outside the scale {lo}-{hi}",
+                               input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
+            weighted = weighted_score(reply.logprobs, reply.raw, lo, hi) if a.use_logprobs else None
+            if weighted is not None:
+                raw_score, dist = weighted
+                how = f"probability-weighted score {raw_score:.2f} over tokens {lo}-{hi} (sampled {v.score})"
+                extra = {"distribution": dist}
+            else:
+                raw_score, how, extra = float(v.score), f"sampled score {v.score}/{hi} (no logprobs)", {}
+            return Outcome((raw_score - lo) / (hi - lo), f"{how}: {v.reasoning}", v.model_dump(),
+                           reply.input_tokens, reply.output_tokens, extra=extra)
+
+        return await judged(s, a, "rubric", one)
+
+    return score
+
+
+# --- faithfulness ----------------------------------------------------------------------------
+
+
+class ClaimsVerdict(BaseModel):
+    claims: list[Annotated[str, Field(max_length=300)]] = Field(..., max_length=15)
+
+
+class ClaimVerdict(BaseModel):
+    claim: str = Field(..., max_length=1000)
+    verdict: Literal["yes", "no", "idk"]
+    reason: str = Field("", max_length=1000)
+
+
+class FaithfulnessVerdict(BaseModel):
+    verdicts: list[ClaimVerdict]
+
+
+@scorer(
+    name="faithfulness",
+    description="Hallucination against the case's `context`: the judge splits the answer into claims and checks "
+    "each; score = supported claims / claims; the reason lists unsupported claims.",
+    args=JudgeArgs,
+    needs_judge=True,
+)
+def faithfulness(a: JudgeArgs):
+    async def score(s: Sample) -> Score:
+        if not s.context:
+            return Score(0.0, False, "judge error: faithfulness needs the case's `context`",
+                         {"judge_error": "no context"})
+        claims_prompt = render("claims.j2", input=_input_text(s), output=s.output)
+
+        async def one(judge: Judge, repeat: int) -> Outcome:
+            r1 = await judge.ask(claims_prompt, ClaimsVerdict, repeat=repeat)
+            if r1.error:
+                return _outcome_error(r1)
+            claims = [c for c in r1.verdict.claims if c.strip()]
+            if not claims:
+                return Outcome(1.0, "no factual claims to check", {"claims": []}, r1.input_tokens, r1.output_tokens)
+            r2 = await judge.ask(render(a.template or "faithfulness.j2", claims=claims, context=s.context),
+                                 FaithfulnessVerdict, repeat=repeat)
+            tin, tout = r1.input_tokens + r2.input_tokens, r1.output_tokens + r2.output_tokens
+            if r2.error:
+                return Outcome(None, error=r2.error, input_tokens=tin, output_tokens=tout)
+            verdicts = r2.verdict.verdicts[: len(claims)]
+            supported = sum(v.verdict == "yes" for v in verdicts)
+            unsupported = [c for c, v in zip(claims, verdicts + [None] * len(claims)) if v is None or v.verdict != "yes"]
+            reason = f"{supported}/{len(claims)} claims supported"
+            if unsupported:
+                reason += "; unsupported: " + "; ".join(repr(c[:100]) for c in unsupported[:5])
+            return Outcome(supported / len(claims), reason, {"claims": claims, "verdicts": [v.model_dump() for v in verdicts]},
+                           tin, tout)
+
+        return await judged(s, a, "faithfulness", one)
+
+    return score
+
+
+# --- answer / context relevancy -------------------------------------------------------------
+
+
+class Statement(BaseModel):
+    statement: str = Field(..., max_length=1000)
+    relevant: bool
+
+
+class AnswerRelevancyVerdict(BaseModel):
+    statements: list[Statement]
+
+
+@scorer(
+    name="answer_relevancy",
+    description="The judge splits the answer into statements and marks each relevant to the question or not; "
+    "score = relevant / statements.",
+    args=JudgeArgs,
+    needs_judge=True,
+)
+def answer_relevancy(a: JudgeArgs):
+    async def score(s: Sample) -> Score:
+        if not s.output.strip():
+            return Score(0.0, False, "empty answer")
+        prompt = render(a.template or "answer_relevancy.j2", input=_input_text(s), output=s.output)
+
+        async def one(judge: Judge, repeat: int) -> Outcome:
+            r = await judge.ask(prompt, AnswerRelevancyVerdict, repeat=repeat)
+            if r.error:
+                return _outcome_error(r)
+            st = r.verdict.statements
+            if not st:
+                return Outcome(None, error="invalid verdict: no statements", input_tokens=r.input_tokens,
+                               output_tokens=r.output_tokens)
+            rel = sum(x.relevant for x in st)
+            off = [x.statement for x in st if not x.relevant]
+            reason = f"{rel}/{len(st)} statements relevant" + (f"; off-topic: {off[0][:100]!r}" if off else "")
+            return Outcome(rel / len(st), reason, r.verdict.model_dump(), r.input_tokens, r.output_tokens)
+
+        return await judged(s, a, "answer_relevancy", one)
+
+    return score
+
+
+class PassageVerdict(BaseModel):
+    index: int
+    relevant: bool
+    reason: str = Field("", max_length=1000)
+
+
+class ContextRelevancyVerdict(BaseModel):
+    verdicts: list[PassageVerdict]
+
+
+@scorer(
+    name="context_relevancy",
+    description="The judge marks each `context` passage as useful for the question or not; "
+    "score = relevant passages / passages.",
+    args=JudgeArgs,
+    needs_judge=True,
+)
+def context_relevancy(a: JudgeArgs):
+    async def score(s: Sample) -> Score:
+        if not s.context:
+            return Score(0.0, False, "judge error: context_relevancy needs the case's `context`",
+                         {"judge_error": "no context"})
+        prompt = render(a.template or "context_relevancy.j2", input=_input_text(s), context=s.context)
+        n = len(s.context)
+
+        async def one(judge: Judge, repeat: int) -> Outcome:
+            r = await judge.ask(prompt, ContextRelevancyVerdict, repeat=repeat)
+            if r.error:
+                return _outcome_error(r)
+            relevant = {v.index for v in r.verdict.verdicts if v.relevant and 1 <= v.index <= n}
+            return Outcome(len(relevant) / n, f"{len(relevant)}/{n} passages relevant", r.verdict.model_dump(),
+                           r.input_tokens, r.output_tokens)
+
+        return await judged(s, a, "context_relevancy", one)
+
+    return score
+
+
+# --- pairwise -------------------------------------------------------------------------------
+
+
+class PairwiseVerdict(BaseModel):
+    reasoning: str = Reason
+    winner: Literal["A", "B", "tie"]
+
+
+class PairwiseArgs(JudgeArgs):
+    against: str = Field(..., description="'expected' (the case's reference), 'baseline' (--baseline run), or a target name")
+    criteria: str | None = Field(None, description="what to compare on (default: overall quality)")
+
+
+_FLIP = {"A": "B", "B": "A", "tie": "tie"}
+_VALUE = {"win": 1.0, "tie": 0.5, "loss": 0.0}
+
+
+@scorer(
+    name="pairwise",
+    description="The judge compares the answer with another output for the same case (expected, baseline run, "
+    "or another target), in both orders; disagreeing orders are a tie. Win 1, tie 0.5, loss 0.",
+    args=PairwiseArgs,
+    needs_judge=True,
+)
+def pairwise(a: PairwiseArgs):
+    async def other_output(s: Sample) -> str | None:
+        if a.against == "expected":
+            return None if s.expected is None else str(s.expected)
+        services = _services(s)
+        if a.against == "baseline":
+            return services.baseline.get((s.suite, s.case_id))
+        if services.reference is None:
+            return None
+        return await services.reference(a.against, s)
+
+    async def score(s: Sample) -> Score:
+        other = await other_output(s)
+        if other is None:
+            return Score(0.0, False, f"judge error: no '{a.against}' output to compare with",
+                         {"judge_error": f"no {a.against} output"})
+        q = _input_text(s)
+
+        def prompt(x: str, y: str) -> str:
+            return render(a.template or "pairwise.j2", input=q, answer_a=x, answer_b=y, criteria=a.criteria)
+
+        async def one(judge: Judge, repeat: int) -> Outcome:
+            r1, r2 = await asyncio.gather(judge.ask(prompt(s.output, other), PairwiseVerdict, repeat=repeat),
+                                          judge.ask(prompt(other, s.output), PairwiseVerdict, repeat=repeat))
+            tin, tout = r1.input_tokens + r2.input_tokens, r1.output_tokens + r2.output_tokens
+            if r1.error or r2.error:
+                return Outcome(None, error=r1.error or r2.error, input_tokens=tin, output_tokens=tout)
+            first = r1.verdict.winner  # candidate shown as A
+            second = _FLIP[r2.verdict.winner]  # candidate shown as B: flip to the candidate's view
+            as_result = {"A": "win", "B": "loss", "tie": "tie"}
+            consistent = first == second
+            result = as_result[first] if consistent else "tie"
+            judge.stats.pairwise += 1
+            judge.stats.pairwise_inconsistent += not consistent
+            why = (f"{result} against {a.against}" + ("" if consistent else
+                   f" (orders disagree: candidate-first says {as_result[first]}, candidate-second says "
+                   f"{as_result[second]}; counted as a tie)") + f": {r1.verdict.reasoning}")
+            return Outcome(_VALUE[result], why, {"candidate_first": r1.verdict.model_dump(),
+                                                 "candidate_second": r2.verdict.model_dump()},
+                           tin, tout, extra={"position_consistent": consistent})
+
+        return await judged(s, a, "pairwise", one)
+
+    return score
