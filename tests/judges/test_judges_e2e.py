@@ -199,3 +199,27 @@ def test_calibrate_reports_kappa(tmp_path, cli, fault_server):
     r2 = cli("calibrate", str(s), "--judge-base-url", fault_server.base_url, "--judge-model", "judge",
              "--out", str(out), "--min-kappa", "0.6")
     assert r2.returncode == 1
+
+
+def test_pairwise_against_baseline_run_and_another_target(tmp_path, cli, fault_server):
+    judges = f"judges:\n  default: {{base_url: '{fault_server.base_url}', model: judge}}\n"
+    # 1. a baseline run of recorded outputs
+    base = write(tmp_path / "base" / "s.yaml", judges + "name: p\ncategory: regression\nscorers: [{type: exact, value: x, metric_only: true}]\n"
+                 "cases:\n  - {id: a, input: 'REPLY=QUALITY=2', output: 'QUALITY=2'}\n")
+    r = cli("run", str(base), "--target", "recorded", "--out", str(tmp_path / "b"), "--no-cache")
+    (baseline_run,) = list((tmp_path / "b").iterdir())
+    # 2. the candidate beats the baseline run, and also the live target `ref` (which answers QUALITY=2)
+    cand = write(tmp_path / "cand" / "s.yaml", judges + "name: p\ncategory: regression\n"
+                 "scorers: [{type: pairwise, against: baseline, name: vs_baseline}, {type: pairwise, against: ref, name: vs_ref}]\n"
+                 "cases:\n  - {id: a, input: 'REPLY=QUALITY=2', output: 'QUALITY=4'}\n")
+    t = write(tmp_path / "t.yaml", f"targets:\n  - {{name: ref, base_url: '{fault_server.base_url}', model: m}}\n")
+    out = tmp_path / "c"
+    r = cli("run", str(cand), "--target", "recorded", "--target", "ref", "--targets", str(t), "--baseline",
+            str(baseline_run), "--out", str(out), "--no-cache")
+    assert r.returncode == 0, r.stderr
+    (run,) = list(out.iterdir())
+    sc = pd.read_parquet(run / "scores.parquet").set_index(["target", "scorer"])
+    assert sc.loc[("recorded", "vs_baseline"), "score"] == 1.0
+    assert sc.loc[("recorded", "vs_ref"), "score"] == 1.0
+    assert sc.loc[("ref", "vs_ref"), "score"] == 0.5  # the reference against itself: a tie
+    assert sc.loc[("ref", "vs_baseline"), "score"] == 0.5  # QUALITY=2 vs QUALITY=2
