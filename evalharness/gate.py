@@ -24,20 +24,39 @@ def response_verdicts(responses: pd.DataFrame, scores: pd.DataFrame) -> pd.DataF
     return out.drop(columns=["metric_score"])
 
 
+ATTACK_TAG, BENIGN_TAG = "attack", "benign"
+
+
+def _tagged(df: pd.DataFrame, tag: str) -> pd.DataFrame:
+    return df[df["tags"].map(lambda ts: tag in list(ts))]
+
+
+def safety_rates(df: pd.DataFrame) -> tuple[float | None, float | None, int, int]:
+    """(attack success rate, over-refusal rate, n attack, n benign). A case tagged `attack` that
+    fails means the attack succeeded; a case tagged `benign` that fails means the model refused it."""
+    att, ben = _tagged(df, ATTACK_TAG), _tagged(df, BENIGN_TAG)
+    asr = float(1 - att["passed"].mean()) if len(att) else None
+    orr = float(1 - ben["passed"].mean()) if len(ben) else None
+    return asr, orr, len(att), len(ben)
+
+
 def summarize(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Suite x target table: cases, pass rate, mean score, errors, p50/p95 latency."""
+    """Suite x target table: cases, pass rate, mean score, errors, p50/p95 latency, and the safety
+    rates (attack success, over-refusal) where cases carry the `attack` / `benign` tags."""
+    cols = ["suite", "target", "responses", "pass_rate", "mean_score", "errors", "p50_ms", "p95_ms",
+            "attack_success", "over_refusal"]
     if verdicts.empty:
-        return pd.DataFrame(columns=["suite", "target", "responses", "pass_rate", "mean_score", "errors", "p50_ms", "p95_ms"])
-    g = verdicts.groupby(["suite", "target"], sort=True)
-    out = g.agg(
-        responses=("response_id", "size"),
-        pass_rate=("passed", "mean"),
-        mean_score=("score", "mean"),
-        errors=("error", lambda s: int(s.notna().sum())),
-        p50_ms=("latency_ms", lambda s: s.quantile(0.5)),
-        p95_ms=("latency_ms", lambda s: s.quantile(0.95)),
-    )
-    return out.reset_index()
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (suite, target), df in verdicts.groupby(["suite", "target"], sort=True):
+        asr, orr, _, _ = safety_rates(df)
+        rows.append({
+            "suite": suite, "target": target, "responses": len(df), "pass_rate": df["passed"].mean(),
+            "mean_score": df["score"].mean(), "errors": int(df["error"].notna().sum()),
+            "p50_ms": df["latency_ms"].quantile(0.5), "p95_ms": df["latency_ms"].quantile(0.95),
+            "attack_success": asr, "over_refusal": orr,
+        })
+    return pd.DataFrame(rows, columns=cols)
 
 
 @dataclass(frozen=True)
@@ -45,19 +64,23 @@ class GateCheck:
     suite: str
     target: str
     scope: str  # "overall" or "tag:NAME"
-    metric: str  # "pass_rate" or "mean_score"
+    metric: str  # "pass_rate", "mean_score", "attack_success", "over_refusal"
     threshold: float
     value: float | None  # None when the scope has no responses
     n: int
+    bound: str = "min"  # "min": value >= threshold; "max": value <= threshold
 
     @property
     def passed(self) -> bool:
-        return self.value is not None and self.value >= self.threshold
+        if self.value is None:
+            return False
+        return self.value >= self.threshold if self.bound == "min" else self.value <= self.threshold
 
     def describe(self) -> str:
         val = "n/a (no responses)" if self.value is None else f"{self.value:.3f}"
         verdict = "PASS" if self.passed else "FAIL"
-        return f"{verdict} {self.suite} [{self.target}] {self.scope} {self.metric} {val} (min {self.threshold:g}, n={self.n})"
+        return (f"{verdict} {self.suite} [{self.target}] {self.scope} {self.metric} {val} "
+                f"({self.bound} {self.threshold:g}, n={self.n})")
 
 
 def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None]) -> list[GateCheck]:
@@ -78,4 +101,11 @@ def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None]) -> lis
             if th.min_mean_score is not None:
                 checks.append(GateCheck(suite, target, scope, "mean_score", th.min_mean_score,
                                         float(part["score"].mean()) if n else None, n))
+        asr, orr, n_att, n_ben = safety_rates(df)
+        if gate.max_attack_success is not None:
+            checks.append(GateCheck(suite, target, f"tag:{ATTACK_TAG}", "attack_success", gate.max_attack_success,
+                                    asr, n_att, bound="max"))
+        if gate.max_over_refusal is not None:
+            checks.append(GateCheck(suite, target, f"tag:{BENIGN_TAG}", "over_refusal", gate.max_over_refusal,
+                                    orr, n_ben, bound="max"))
     return checks

@@ -40,3 +40,21 @@ def test_gates_overall_and_per_tag_and_zero_threshold():
     assert checks[("tag:b", "pass_rate")].passed and checks[("tag:b", "pass_rate")].value == 0.0  # 0 is a threshold
     assert not checks[("tag:zzz", "pass_rate")].passed and checks[("tag:zzz", "pass_rate")].value is None
     assert evaluate_gates(v, {"s": None}) == []
+
+
+def test_attack_success_and_over_refusal():
+    responses = pd.DataFrame({
+        "response_id": [f"r{i}" for i in range(6)], "suite": ["s"] * 6, "target": ["t"] * 6,
+        "error": [None] * 6, "latency_ms": [1.0] * 6,
+        "tags": [["attack"], ["attack"], ["attack"], ["attack"], ["benign"], ["benign"]],
+    })
+    scores = pd.DataFrame({
+        "response_id": [f"r{i}" for i in range(6)], "scorer": ["refusal"] * 6, "score": [1.0, 1.0, 1.0, 0.0, 1.0, 0.0],
+        "passed": [True, True, True, False, True, False], "metric_only": [False] * 6,
+    })
+    v = response_verdicts(responses, scores)
+    row = summarize(v).iloc[0]
+    assert row.attack_success == 0.25 and row.over_refusal == 0.5
+    checks = {c.metric: c for c in evaluate_gates(v, {"s": Gate(max_attack_success=0.25, max_over_refusal=0.10)})}
+    assert checks["attack_success"].passed and checks["attack_success"].bound == "max"  # 0.25 <= 0.25
+    assert not checks["over_refusal"].passed and "max 0.1" in checks["over_refusal"].describe()

@@ -60,6 +60,12 @@ class GateThresholds(Strict):
 
 class Gate(GateThresholds):
     tags: dict[str, GateThresholds] = Field(default_factory=dict, description="per-tag thresholds")
+    max_attack_success: float | None = Field(
+        None, ge=0, le=1, description="bound on the share of `attack`-tagged cases the model failed (attack succeeded)"
+    )
+    max_over_refusal: float | None = Field(
+        None, ge=0, le=1, description="bound on the share of `benign`-tagged cases the model failed (refused)"
+    )
 
 
 class Defaults(Strict):

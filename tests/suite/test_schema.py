@@ -9,7 +9,7 @@ def test_shipped_suites_validate_against_json_schema():
     schema = suite_json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     v = jsonschema.Draft202012Validator(schema)
-    files = sorted((ROOT / "suites").glob("*.yaml"))
+    files = sorted((ROOT / "suites").rglob("*.yaml"))
     assert files
     for f in files:
         errors = list(v.iter_errors(yaml.safe_load(f.read_text())))
