@@ -166,10 +166,16 @@ def validate(paths: List[str] = typer.Argument(..., help="suite files or directo
 
 
 @app.command("list")
-def list_(what: str = typer.Argument(..., help="what to list: scorers")) -> None:
-    """List registered components (scorers) with their descriptions and arguments."""
+def list_(what: str = typer.Argument(..., help="what to list: scorers or mutators")) -> None:
+    """List registered components (scorers, mutators) with their descriptions and arguments."""
+    if what == "mutators":
+        from evalharness.mutators import MUTATORS
+
+        for m in MUTATORS.values():
+            print(f"{m.name:20} {m.description}")
+        return
     if what != "scorers":
-        _fail_config(ValueError(f"cannot list {what!r}; try `evalharness list scorers`"))
+        _fail_config(ValueError(f"cannot list {what!r}; try `evalharness list scorers` or `list mutators`"))
     from rich.console import Console
     from rich.table import Table
 
@@ -186,6 +192,45 @@ def list_(what: str = typer.Argument(..., help="what to list: scorers")) -> None
             args.append(f"{key} ({default})" + (f": {f.description}" if f.description else ""))
         t.add_row(name, info.description, "\n".join(args) or "-", "yes" if info.needs_judge else "no")
     Console().print(t)
+
+
+@app.command()
+def generate(
+    suite: Path = typer.Argument(..., help="a suite file"),
+    mutators: str = typer.Option(..., "--mutators", help="comma-separated mutator names (see `list mutators`)"),
+    seed: int = typer.Option(0, "--seed"),
+    output: Path = typer.Option(..., "-o", "--output", help="where to write the expanded suite (YAML)"),
+) -> None:
+    """Write a suite with every case expanded by the mutators, for review before it is run."""
+    import yaml
+
+    from evalharness.suite.errors import SuiteError
+    from evalharness.suite.loader import load_suite
+
+    try:
+        loaded = load_suite(suite)
+    except SuiteError as e:
+        _fail_config(e)
+    from evalharness.mutators import UnknownMutator, mutate_case
+
+    names = [n.strip() for n in mutators.split(",") if n.strip()]
+    cases = []
+    for lc in loaded.cases:
+        base = lc.case.model_dump(exclude_none=True, exclude_defaults=True)
+        base["scorers"] = [b.config for b in lc.scorers]  # suite-level and case-level, written out per case
+        cases.append(base)
+        for n in names:
+            try:
+                cases.append(mutate_case(base, n, seed))
+            except UnknownMutator as e:
+                _fail_config(e)
+    doc = loaded.suite.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True,
+                                  exclude={"cases", "dataset", "fields", "prompt", "scorers", "mutate", "mutate_seed"})
+    doc.setdefault("category", loaded.suite.category)
+    doc["name"] = f"{loaded.suite.name}-expanded"
+    doc["cases"] = cases
+    output.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+    print(f"wrote {len(cases)} cases ({len(loaded.cases)} seeds x {1 + len(names)}) to {output}")
 
 
 @app.command()

@@ -123,6 +123,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
     elif suite is not None and suite.dataset is not None:
         raw_cases = _dataset_cases(path, src, suite, problems, hasher)
 
+    raw_cases = _expand_mutations(src, suite, raw_cases, problems)
     cases: list[LoadedCase] = []
     first_line: dict[str, str] = {}
     for loc_src, loc, data, source in raw_cases:
@@ -147,6 +148,31 @@ def load_suite(path: str | Path) -> LoadedSuite:
     if problems or suite is None:
         raise SuiteError(dict.fromkeys(problems))
     return LoadedSuite(path, suite, tuple(cases), hasher.hexdigest())
+
+
+def _expand_mutations(src: Located, suite: Suite | None, raw_cases: list, problems: list[Problem]) -> list:
+    """Add `<id>~<mutator>` variants after each case, for every mutator in `mutate:`."""
+    from evalharness.mutators import MUTATORS, UnknownMutator, mutate_case
+
+    if suite is None or not suite.mutate:
+        return raw_cases
+    names = []
+    for i, name in enumerate(suite.mutate):
+        if name in MUTATORS:
+            names.append(name)
+        else:
+            problems.append(Problem(src.file, src.line(("mutate", i)), f"mutate[{i}]", str(UnknownMutator(name))))
+    out = []
+    for loc_src, loc, data, source in raw_cases:
+        out.append((loc_src, loc, data, source))
+        if not isinstance(data, dict) or "id" not in data or ("input" not in data and "messages" not in data):
+            continue  # reported when the case itself is validated
+        for name in names:
+            try:
+                out.append((loc_src, loc, mutate_case(data, name, suite.mutate_seed), f"{source} ~{name}"))
+            except (TypeError, KeyError, ValueError, AttributeError):
+                continue  # a malformed parent is reported on its own
+    return out
 
 
 def _validate_case(src: Located, data: Any, loc: tuple, problems: list[Problem]) -> Case | None:

@@ -137,6 +137,8 @@ class Suite(Strict):
     tools: list[dict[str, Any]] | None = Field(None, description="OpenAI `tools` schema sent with every case")
     tool_choice: Any = Field(None, description="OpenAI `tool_choice` sent with every case")
     judges: dict[str, "JudgeConfig"] | None = Field(None, description="judge endpoints by name (`default` is used unless a scorer names another)")
+    mutate: list[str] | None = Field(None, description="attack mutators: each case is also tried in these forms")
+    mutate_seed: int = Field(0, description="seed for the mutators (expansions are deterministic)")
 
     @model_validator(mode="after")
     def _cases_or_dataset(self) -> "Suite":
