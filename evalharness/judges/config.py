@@ -24,15 +24,22 @@ class JudgeConfig(Strict):
     concurrency: int = Field(4, ge=1, le=1024)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is not None and not (v.startswith("http://") or v.startswith("https://")):
-            raise ValueError(f"base_url must be an http(s) URL, got {v!r}")
-        return v.rstrip("/") if v else v
-
     response_format: str = Field(
         "auto", pattern="^(auto|json_schema|json_object|none)$",
         description="how to ask for structured output: OpenAI json_schema, llama.cpp json_object+schema, "
         "none (prompt only), or auto (json_schema, then json_object if the server refuses it)",
     )
+
+    _url = field_validator("base_url")(classmethod(lambda cls, v: check_base_url(v)))
+
+
+def check_base_url(v: str | None) -> str | None:
+    """An http(s) URL with a host, without the trailing slash (shared by targets and judges)."""
+    from urllib.parse import urlsplit
+
+    if v is None:
+        return v
+    parts = urlsplit(v)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base_url must be an http(s) URL, got {v!r}")
+    return v.rstrip("/")

@@ -106,6 +106,10 @@ def _outcome_error(reply) -> Outcome:
     return Outcome(None, error=reply.error, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
 
 
+def _no_context(scorer_name: str) -> Score:
+    return Score(0.0, False, f"judge error: {scorer_name} needs the case's `context`", {"judge_error": "no context"})
+
+
 def _input_text(s: Sample) -> str:
     """The user's request: the last user message of the (possibly multi-turn) conversation."""
     for m in reversed(s.messages or []):
@@ -238,8 +242,7 @@ class FaithfulnessVerdict(BaseModel):
 def faithfulness(a: JudgeArgs):
     async def score(s: Sample) -> Score:
         if not s.context:
-            return Score(0.0, False, "judge error: faithfulness needs the case's `context`",
-                         {"judge_error": "no context"})
+            return _no_context("faithfulness")
         claims_prompt = render("claims.j2", input=_input_text(s), output=s.output)
 
         async def one(judge: Judge, repeat: int) -> Outcome:
@@ -331,8 +334,7 @@ class ContextRelevancyVerdict(BaseModel):
 def context_relevancy(a: JudgeArgs):
     async def score(s: Sample) -> Score:
         if not s.context:
-            return Score(0.0, False, "judge error: context_relevancy needs the case's `context`",
-                         {"judge_error": "no context"})
+            return _no_context("context_relevancy")
         prompt = render(a.template or "context_relevancy.j2", input=_input_text(s), context=s.context)
         n = len(s.context)
 

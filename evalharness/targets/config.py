@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
 
-from evalharness.judges.config import JudgeConfig
+from evalharness.judges.config import JudgeConfig, check_base_url
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import Strict
 from evalharness.suite.yamlsrc import load_yaml
@@ -28,15 +28,7 @@ class TargetConfig(Strict):
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
 
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"base_url must be an http(s) URL, got {v!r}")
-        return v.rstrip("/")
+    _url = field_validator("base_url")(classmethod(lambda cls, v: check_base_url(v)))
 
     @property
     def kind(self) -> str:
