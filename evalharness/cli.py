@@ -39,7 +39,7 @@ def run(
     model: Optional[str] = typer.Option(None, "--model", help="model name to send (with --base-url)"),
     api_key_env: Optional[str] = typer.Option(None, "--api-key-env", help="environment variable holding the API key"),
     targets_file: Optional[str] = typer.Option(None, "--targets", help="targets YAML file"),
-    target: List[str] = typer.Option([], "--target", help="target name (repeatable); built-ins: local, recorded"),
+    target: List[str] = typer.Option([], "--target", help="target name (repeatable); built-ins: local, recorded, guarded"),
     serve: List[str] = typer.Option([], "--serve", help="start a server for the run: llamacpp:/path.gguf or vllm:/path"),
     out: str = typer.Option("reports", "--out", help="directory for run folders"),
     repeats: int = typer.Option(1, "--repeats", min=1, help="sample each case N times"),
@@ -56,6 +56,7 @@ def run(
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="judge model name"),
     judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env", help="env var holding the judge's API key"),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="an earlier run folder (for `pairwise: {against: baseline}`)"),
+    guard_policy: Optional[str] = typer.Option(None, "--guard-policy", help="policy for the built-in `guarded` target"),
 ) -> None:
     """Run suites against one or more targets, write Parquet, and gate. Exit 0 pass, 1 gate fail, 2 bad config, 3 infrastructure."""
     from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, execute
@@ -79,7 +80,7 @@ def run(
             target_names=list(target), serve=list(serve), out=out, repeats=repeats, stream=stream, cache=not no_cache,
             cache_dir=cache_dir, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries, limit=limit,
             batch_rows=batch_rows, judge_base_url=judge_base_url, judge_model=judge_model,
-            judge_api_key_env=judge_api_key_env, baseline=baseline,
+            judge_api_key_env=judge_api_key_env, baseline=baseline, guard_policy=guard_policy,
         )
     import signal
 
@@ -239,6 +240,26 @@ def schema() -> None:
     from evalharness.suite.schema import suite_json_schema
 
     print(json.dumps(suite_json_schema(), indent=2))
+
+
+@app.command()
+def guard(
+    upstream: str = typer.Option(..., "--upstream", help="OpenAI-compatible base URL to protect, e.g. http://127.0.0.1:8000/v1"),
+    policy: str = typer.Option(..., "--policy", help="guard policy YAML (input_rails, output_rails, ...)"),
+    port: int = typer.Option(8080, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="bind address (loopback by default)"),
+    log_dir: Optional[str] = typer.Option(None, "--log-dir", help="decision log folder (overrides the policy's log_dir)"),
+) -> None:
+    """Serve an OpenAI-compatible proxy that applies the policy's input and output rails around --upstream."""
+    from evalharness.guard.server import serve
+    from evalharness.suite.errors import SuiteError
+
+    try:
+        serve(upstream, policy, host=host, port=port, log_dir=log_dir)
+    except SuiteError as e:
+        _fail_config(e)
+    except RuntimeError as e:
+        _fail_config(e)
 
 
 @app.command("serve")

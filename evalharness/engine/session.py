@@ -13,7 +13,7 @@ import httpx
 
 from evalharness import __version__
 from evalharness.suite.errors import Problem, SuiteError
-from evalharness.targets.config import LOCAL, RECORDED, TargetConfig, load_targets
+from evalharness.targets.config import GUARDED, LOCAL, RECORDED, TargetConfig, load_targets
 
 EXIT_OK, EXIT_GATE, EXIT_CONFIG, EXIT_INFRA = 0, 1, 2, 3
 LOCAL_MODEL_NAME = "gemma-3-270m-q4_k_m"
@@ -49,6 +49,7 @@ class RunOptions:
     judge_model: str | None = None
     judge_api_key_env: str | None = None
     baseline: str | None = None
+    guard_policy: str | None = None
 
 
 @dataclass
@@ -78,6 +79,11 @@ def resolve_targets(opts: RunOptions) -> list[TargetConfig]:
             targets.append(TargetConfig(name=RECORDED))
         elif name == LOCAL:
             targets.append(TargetConfig(name=LOCAL, model=LOCAL_MODEL_NAME, **{**LOCAL_DEFAULTS, **overrides}))
+        elif name == GUARDED:
+            if not opts.guard_policy:
+                raise SuiteError([Problem("command line", None, "--guard-policy", "the `guarded` target needs --guard-policy")])
+            defaults = {} if opts.base_url else LOCAL_DEFAULTS
+            targets.append(TargetConfig(name=GUARDED, model=opts.model or LOCAL_MODEL_NAME, **{**defaults, **overrides}))
         elif name in defined:
             t = defined[name]
             targets.append(t.model_copy(update=overrides) if overrides else t)
@@ -279,7 +285,11 @@ def _start_targets(stack: contextlib.ExitStack, targets: list[TargetConfig], opt
 
     serve_specs = {ServeSpec.parse(s).name: ServeSpec.parse(s) for s in opts.serve}
     runtimes = []
-    for t in targets:
+    # The guard goes last: it sits in front of --base-url or the local model started above.
+    for t in sorted(targets, key=lambda t: t.name == GUARDED):
+        if t.name == GUARDED:
+            runtimes.append(_start_guard(stack, t, runtimes, opts, run_dir, servers))
+            continue
         if t.kind == RECORDED:
             runtimes.append(TargetRuntime(t, None))
             continue
@@ -307,6 +317,43 @@ def _start_targets(stack: contextlib.ExitStack, targets: list[TargetConfig], opt
                             max_retries=t.max_retries, stream=opts.stream)
         runtimes.append(TargetRuntime(t, client, cache_id=cache_id))
     return runtimes
+
+
+def _start_guard(stack, t: TargetConfig, runtimes: list, opts: RunOptions, run_dir: Path, servers: list):
+    """The guard proxy as a managed process in front of --base-url, or the local model (started if needed)."""
+    from evalharness.engine.client import ChatClient
+    from evalharness.engine.runner import TargetRuntime
+    from evalharness.targets.serve import ManagedServer, ServeError, embedded_model_path, free_port, llamacpp_command
+
+    local = next((r for r in runtimes if r.name == LOCAL), None)
+    if opts.base_url:
+        upstream = opts.base_url
+    elif local is not None:
+        upstream = local.config.base_url
+    else:
+        port = free_port()
+        try:
+            server = stack.enter_context(ManagedServer(llamacpp_command(embedded_model_path(), port, alias=LOCAL_MODEL_NAME),
+                                                       port, run_dir / "server-local.log"))
+        except ServeError as e:
+            raise InfraError(str(e)) from None
+        servers.append(server)
+        upstream = server.base_url
+    port = free_port()
+    cmd = [sys.executable, "-m", "evalharness.cli", "guard", "--upstream", upstream, "--policy", opts.guard_policy,
+           "--port", str(port), "--log-dir", str(run_dir / "guard-log")]
+    try:
+        guard = stack.enter_context(ManagedServer(cmd, port, run_dir / "server-guarded.log", startup_timeout_s=60))
+    except ServeError as e:
+        raise InfraError(str(e)) from None
+    servers.append(guard)
+    t = t.model_copy(update={"base_url": guard.base_url})
+    client = ChatClient(t.base_url, concurrency=t.concurrency, timeout_s=t.timeout_s, max_retries=t.max_retries,
+                        stream=opts.stream)
+    import hashlib
+
+    policy_hash = hashlib.sha256(Path(opts.guard_policy).read_bytes()).hexdigest()[:16]
+    return TargetRuntime(t, client, cache_id=f"guarded:{policy_hash}:{upstream if opts.base_url else 'local'}")
 
 
 def _start_judges(stack, configs: dict, runtimes: list, opts: RunOptions, run_dir: Path, servers: list) -> dict:

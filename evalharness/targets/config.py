@@ -16,6 +16,7 @@ from evalharness.suite.yamlsrc import load_yaml
 
 RECORDED = "recorded"  # built-in target: score the cases' recorded outputs, call no model
 LOCAL = "local"  # built-in target: the embedded llama.cpp server with Gemma 3 270M
+GUARDED = "guarded"  # built-in target: the guard proxy (--guard-policy) in front of --base-url or the local model
 
 
 class TargetConfig(Strict):
@@ -91,7 +92,7 @@ def load_targets_file(path: str | Path) -> tuple[dict[str, TargetConfig], dict[s
         if t.name in out:
             problems.append(Problem(str(path), src.line(("targets", i, "name")), f"targets[{i}].name",
                                     f"duplicate target name '{t.name}'"))
-        if t.name in (RECORDED, LOCAL):
+        if t.name in (RECORDED, LOCAL, GUARDED):
             problems.append(Problem(str(path), src.line(("targets", i, "name")), f"targets[{i}].name",
                                     f"'{t.name}' is a built-in target name"))
         if t.base_url is None or t.model is None:
