@@ -1,3 +1,3 @@
 """Importing this module registers every built-in scorer."""
 
-from evalharness.scorers import judged, overlap, safety, structured, text, tools  # noqa: F401
+from evalharness.scorers import injection, judged, overlap, safety, structured, text, tools  # noqa: F401
