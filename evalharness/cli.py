@@ -174,6 +174,7 @@ def list_(what: str = typer.Argument(..., help="what to list: scorers or mutator
 
         for m in MUTATORS.values():
             print(f"{m.name:20} {m.description}")
+        print(f"{'paraphrase':20} an LLM writes N rewrites of each seed (evalharness generate --paraphrase N ...)")
         return
     if what != "scorers":
         _fail_config(ValueError(f"cannot list {what!r}; try `evalharness list scorers` or `list mutators`"))
@@ -198,11 +199,15 @@ def list_(what: str = typer.Argument(..., help="what to list: scorers or mutator
 @app.command()
 def generate(
     suite: Path = typer.Argument(..., help="a suite file"),
-    mutators: str = typer.Option(..., "--mutators", help="comma-separated mutator names (see `list mutators`)"),
+    mutators: str = typer.Option("", "--mutators", help="comma-separated mutator names (see `list mutators`)"),
     seed: int = typer.Option(0, "--seed"),
     output: Path = typer.Option(..., "-o", "--output", help="where to write the expanded suite (YAML)"),
+    paraphrase: int = typer.Option(0, "--paraphrase", min=0, max=20, help="also ask an LLM for N rewrites of each seed"),
+    paraphrase_base_url: Optional[str] = typer.Option(None, "--paraphrase-base-url", help="endpoint that writes the rewrites"),
+    paraphrase_model: Optional[str] = typer.Option(None, "--paraphrase-model"),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
 ) -> None:
-    """Write a suite with every case expanded by the mutators, for review before it is run."""
+    """Write a suite with every case expanded by the mutators (and LLM paraphrases), for review before it is run."""
     import yaml
 
     from evalharness.suite.errors import SuiteError
@@ -225,13 +230,25 @@ def generate(
                 cases.append(mutate_case(base, n, seed))
             except UnknownMutator as e:
                 _fail_config(e)
+    if paraphrase:
+        if not (paraphrase_base_url and paraphrase_model):
+            _fail_config(ValueError("--paraphrase needs --paraphrase-base-url and --paraphrase-model"))
+        import asyncio
+
+        from evalharness.paraphrase import paraphrase_all
+
+        seeds = [c for c in cases if "~" not in c["id"]]
+        extra, errors = asyncio.run(paraphrase_all(seeds, paraphrase, paraphrase_base_url, paraphrase_model, cache_dir))
+        for e in errors:
+            print(f"paraphrase failed: {e}", file=sys.stderr)
+        cases += extra
     doc = loaded.suite.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True,
                                   exclude={"cases", "dataset", "fields", "prompt", "scorers", "mutate", "mutate_seed"})
     doc.setdefault("category", loaded.suite.category)
     doc["name"] = f"{loaded.suite.name}-expanded"
     doc["cases"] = cases
     output.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
-    print(f"wrote {len(cases)} cases ({len(loaded.cases)} seeds x {1 + len(names)}) to {output}")
+    print(f"wrote {len(cases)} cases from {len(loaded.cases)} seeds to {output}")
 
 
 @app.command()

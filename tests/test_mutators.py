@@ -77,3 +77,19 @@ def test_generate_writes_a_loadable_suite(tmp_path, cli):
     assert all(lc.scorers[0].type == "refusal" for lc in loaded.cases)
     lm = cli("list", "mutators")
     assert lm.returncode == 0 and all(n in lm.stdout for n in MUTATORS)
+
+
+def test_generate_with_llm_paraphrases(tmp_path, cli, fault_server):
+    src = write(tmp_path / "s.yaml", "name: m\ncategory: safety\nscorers: [{type: refusal}]\n"
+                "cases: [{id: a, input: 'do harm', tags: [attack]}, {id: b, input: 'do other harm'}]\n")
+    out = tmp_path / "expanded.yaml"
+    r = cli("generate", str(src), "--mutators", "leetspeak", "--paraphrase", "2", "--paraphrase-base-url",
+            fault_server.base_url, "--paraphrase-model", "writer", "-o", str(out), "--cache-dir", str(tmp_path / "c"))
+    assert r.returncode == 0, r.stderr
+    cases = {c["id"]: c for c in yaml.safe_load(out.read_text())["cases"]}
+    assert set(cases) == {"a", "a~leetspeak", "b", "b~leetspeak", "a~paraphrase-1", "a~paraphrase-2",
+                          "b~paraphrase-1", "b~paraphrase-2"}
+    p = cases["a~paraphrase-2"]
+    assert p["input"] == "Variant 2: do harm" and p["metadata"] == {"parent_id": "a", "mutator": "paraphrase"}
+    assert "attack" in p["tags"] and "mutator:paraphrase" in p["tags"]
+    assert len(load_suite(out).cases) == 8

@@ -143,10 +143,11 @@ def create_app(upstream: str, loaded: LoadedPolicy):
         except (ValueError, KeyError, TypeError):
             return _error(400, "body must be a JSON chat completion request with `messages`", "invalid_request_error")
         rhash = hashlib.sha256(raw).hexdigest()
-        prompt = json.dumps(messages, ensure_ascii=False) if policy.log_prompts else None
         model = body.get("model", "")
 
         def record(stage: str, rail: Rail | None, outcome: str, detail: str | None = None) -> None:
+            # With log_prompts, the prompt as forwarded: after input redaction, so no redacted PII is logged.
+            prompt = json.dumps(messages, ensure_ascii=False) if policy.log_prompts else None
             log.add(request_id=rid, request_hash=rhash, stage=stage, rail=rail.name if rail else None,
                     action=rail.action if rail else None, outcome=outcome, detail=detail, prompt=prompt)
 
