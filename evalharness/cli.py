@@ -57,6 +57,8 @@ def run(
     judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env", help="env var holding the judge's API key"),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="an earlier run folder (for `pairwise: {against: baseline}`)"),
     guard_policy: Optional[str] = typer.Option(None, "--guard-policy", help="policy for the built-in `guarded` target"),
+    junit: Optional[str] = typer.Option(None, "--junit", help="write JUnit XML (one testcase per case x target)"),
+    summary_md: Optional[str] = typer.Option(None, "--summary", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)"),
 ) -> None:
     """Run suites against one or more targets, write Parquet, and gate. Exit 0 pass, 1 gate fail, 2 bad config, 3 infrastructure."""
     from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, execute
@@ -80,7 +82,8 @@ def run(
             target_names=list(target), serve=list(serve), out=out, repeats=repeats, stream=stream, cache=not no_cache,
             cache_dir=cache_dir, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries, limit=limit,
             batch_rows=batch_rows, judge_base_url=judge_base_url, judge_model=judge_model,
-            judge_api_key_env=judge_api_key_env, baseline=baseline, guard_policy=guard_policy,
+            judge_api_key_env=judge_api_key_env, baseline=baseline, guard_policy=guard_policy, junit=junit,
+            summary_md=summary_md,
         )
     import signal
 

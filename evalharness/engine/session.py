@@ -50,6 +50,8 @@ class RunOptions:
     judge_api_key_env: str | None = None
     baseline: str | None = None
     guard_policy: str | None = None
+    junit: str | None = None
+    summary_md: str | None = None
 
 
 @dataclass
@@ -250,7 +252,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -
     if cache:
         cache.close()
     writer.finish()
-    return _conclude(run_dir, suites, manifest, totals, deaths)
+    return _conclude(run_dir, suites, manifest, totals, deaths, opts)
 
 
 def _scorer_configs(s) -> list[dict]:
@@ -429,7 +431,7 @@ async def _probe(runtimes) -> None:
     await asyncio.gather(*(one(t) for t in runtimes if t.client is not None))
 
 
-def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str]) -> RunOutcome:
+def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], opts: RunOptions | None = None) -> RunOutcome:
     import pyarrow.parquet as pq
 
     from evalharness.gate import evaluate_gates, response_verdicts, summarize
@@ -461,7 +463,16 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str]) 
         gate={"passed": all(c.passed for c in checks), "checks": [{**asdict(c), "passed": c.passed} for c in checks]},
     )
     write_manifest(run_dir, manifest)
-    return RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {})
+    outcome = RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {})
+    if opts is not None and opts.junit:
+        from evalharness.report.junit import write_junit
+
+        write_junit(Path(opts.junit), verdicts, scores, run_dir.name)
+    if opts is not None and opts.summary_md:
+        from evalharness.report.markdown import write_summary
+
+        write_summary(Path(opts.summary_md), outcome, verdicts, scores)
+    return outcome
 
 
 def calibrate_run(opts: RunOptions) -> tuple[RunOutcome, list[dict]]:
