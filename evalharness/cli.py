@@ -156,6 +156,44 @@ def calibrate(
 
 
 @app.command()
+def compare(
+    run_a: Path = typer.Argument(..., help="the baseline run folder"),
+    run_b: Path = typer.Argument(..., help="the candidate run folder"),
+    significance: float = typer.Option(0.05, "--significance", help="McNemar p below which a change is significant"),
+    max_regression: float = typer.Option(0.0, "--max-regression", help="pass-rate drop tolerated even when significant"),
+    top: int = typer.Option(10, "--top", help="flipped cases to list per suite"),
+) -> None:
+    """Compare two runs: delta with a 95% bootstrap CI, exact McNemar, flipped cases. Exit 1 on a significant regression."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from evalharness.compare import compare_runs
+
+    for r in (run_a, run_b):
+        if not (r / "responses.parquet").is_file():
+            _fail_config(ValueError(f"{r} is not a finished run folder (no responses.parquet)"))
+    deltas, pairs = compare_runs(run_a, run_b, significance=significance, max_regression=max_regression)
+    if not deltas:
+        _fail_config(ValueError("the two runs share no (suite, case) pairs"))
+    c = Console(width=200 if not sys.stdout.isatty() else None)
+    t = Table(title=f"{run_a.name} -> {run_b.name}")
+    for col in ("suite", "target", "n", "pass A", "pass B", "delta", "95% CI", "McNemar p", "pass->fail", "fail->pass", "verdict"):
+        t.add_column(col)
+    for d in deltas:
+        verdict = "REGRESSION" if d.significant_regression else ("worse, not significant" if d.delta < 0 else "ok")
+        t.add_row(Text(d.suite), Text(d.target), str(d.n), f"{d.pass_a:.1%}", f"{d.pass_b:.1%}", f"{d.delta:+.3f}",
+                  f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}]", f"{d.p_value:.4f}", str(len(d.regressed)), str(len(d.improved)),
+                  verdict)
+    c.print(t)
+    for d in deltas:
+        for cid in d.regressed[:top]:
+            row = pairs[(pairs.suite == d.suite) & (pairs.case_id == cid)].iloc[0]
+            c.print(Text(f"pass->fail {d.suite}/{cid}: A={str(row.output_a)[:80]!r} B={str(row.output_b)[:80]!r}"))
+    raise typer.Exit(1 if any(d.significant_regression for d in deltas) else 0)
+
+
+@app.command()
 def validate(paths: List[str] = typer.Argument(..., help="suite files or directories")) -> None:
     """Check suites without running them. Exit 2 on any problem, listing every one."""
     from evalharness.suite.errors import SuiteError
