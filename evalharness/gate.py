@@ -83,12 +83,35 @@ class GateCheck:
                 f"({self.bound} {self.threshold:g}, n={self.n})")
 
 
-def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None]) -> list[GateCheck]:
+def case_stats(verdicts: pd.DataFrame, quarantine: dict[str, set[str]] | None = None) -> pd.DataFrame:
+    """One row per suite x target x case over its repeats: pass rate, pass@k, pass^k (k = repeats), flaky."""
+    from evalharness.stats import pass_at_k, pass_hat_k
+
+    g = verdicts.groupby(["suite", "target", "case_id"], sort=True).agg(
+        repeats=("passed", "size"), passes=("passed", "sum")).reset_index()
+    g["pass_rate"] = g["passes"] / g["repeats"]
+    g["pass_at_k"] = [pass_at_k(n, c, n) for n, c in zip(g["repeats"], g["passes"])]
+    g["pass_hat_k"] = [pass_hat_k(n, c, n) for n, c in zip(g["repeats"], g["passes"])]
+    g["flaky"] = (g["passes"] > 0) & (g["passes"] < g["repeats"])
+    q = quarantine or {}
+    g["quarantined"] = [cid in q.get(s, set()) for s, cid in zip(g["suite"], g["case_id"])]
+    return g
+
+
+def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None],
+                   quarantine: dict[str, set[str]] | None = None, regressions: list | None = None) -> list[GateCheck]:
+    """Gate checks per suite x target. Quarantined cases are left out; `regressions` are compare.SuiteDelta
+    rows against the --baseline run."""
+    from evalharness.stats import wilson
+
     checks: list[GateCheck] = []
+    q = quarantine or {}
     for (suite, target), df in verdicts.groupby(["suite", "target"], sort=True):
         gate = gates.get(suite)
         if gate is None:
             continue
+        if q.get(suite):
+            df = df[~df["case_id"].isin(q[suite])]
         scopes = [("overall", df, gate)]
         for tag, th in gate.tags.items():
             scopes.append((f"tag:{tag}", df[df["tags"].map(lambda ts, t=tag: t in list(ts))], th))
@@ -96,8 +119,12 @@ def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None]) -> lis
             n = len(part)
             # `is not None`: a threshold of 0 is a threshold.
             if th.min_pass_rate is not None:
-                checks.append(GateCheck(suite, target, scope, "pass_rate", th.min_pass_rate,
-                                        float(part["passed"].mean()) if n else None, n))
+                if gate.use_wilson:
+                    value = wilson(int(part["passed"].sum()), n)[0] if n else None
+                    checks.append(GateCheck(suite, target, scope, "pass_rate_wilson_lb", th.min_pass_rate, value, n))
+                else:
+                    checks.append(GateCheck(suite, target, scope, "pass_rate", th.min_pass_rate,
+                                            float(part["passed"].mean()) if n else None, n))
             if th.min_mean_score is not None:
                 checks.append(GateCheck(suite, target, scope, "mean_score", th.min_mean_score,
                                         float(part["score"].mean()) if n else None, n))
@@ -108,4 +135,11 @@ def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None]) -> lis
         if gate.max_over_refusal is not None:
             checks.append(GateCheck(suite, target, f"tag:{BENIGN_TAG}", "over_refusal", gate.max_over_refusal,
                                     orr, n_ben, bound="max"))
+        if gate.max_regression is not None and regressions is not None:
+            d = next((x for x in regressions if x.suite == suite and x.target == target), None)
+            if d is not None:
+                significant = d.delta < 0 and d.p_value < gate.significance
+                drop = -d.delta if significant else 0.0  # a drop that is not significant does not count
+                checks.append(GateCheck(suite, target, f"vs baseline (p={d.p_value:.4f})", "significant_drop",
+                                        gate.max_regression, drop, d.n, bound="max"))
     return checks

@@ -442,7 +442,18 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     scores = pq.read_table(run_dir / SCORES_FILE).to_pandas()
     verdicts = response_verdicts(responses, scores)
     summary = summarize(verdicts)
-    checks = evaluate_gates(verdicts, {s.name: s.suite.gate for s in suites})
+    quarantine = {s.name: set(s.suite.quarantine) for s in suites if s.suite.quarantine}
+    regressions = None
+    if opts is not None and opts.baseline and any(s.suite.gate and s.suite.gate.max_regression is not None for s in suites):
+        from evalharness.compare import compare_runs
+
+        regressions = compare_runs(Path(opts.baseline), run_dir)[0]
+    checks = evaluate_gates(verdicts, {s.name: s.suite.gate for s in suites}, quarantine, regressions)
+    from evalharness.gate import case_stats
+
+    cstats = case_stats(verdicts, quarantine)
+    if (cstats["repeats"] > 1).any() or quarantine:
+        cstats.to_parquet(run_dir / "cases.parquet", index=False)
     n, n_err = len(responses), int(responses["error"].notna().sum())
     messages = list(deaths)
     if deaths:
@@ -456,6 +467,8 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
         code = EXIT_OK
     manifest.update(
         status="complete", ended_at=utcnow(), exit_code=code, infrastructure=messages,
+        cases={"flaky": sorted(f"{r.suite}/{r.case_id}" for r in cstats[cstats.flaky].itertuples()),
+               "quarantined": sorted(f"{r.suite}/{r.case_id}" for r in cstats[cstats.quarantined].itertuples())},
         counts={"responses": n, "errors": n_err, "cached": int(responses["cached"].sum()),
                 "judge_errors": int(scores["judge_error"].notna().sum()),
                 "judge_input_tokens": int(scores["judge_input_tokens"].fillna(0).sum()),

@@ -143,6 +143,11 @@ def load_suite(path: str | Path) -> LoadedSuite:
             problems.append(Problem(loc_src.file, loc_src.line(loc), loc_src.field(loc),
                                     "case has no scorers (add suite-level `scorers` or case `scorers`)"))
         cases.append(LoadedCase(case, scorers, source))
+    if suite is not None:
+        for i, qid in enumerate(suite.quarantine):
+            if qid not in first_line:
+                problems.append(Problem(file, src.line(("quarantine", i)), f"quarantine[{i}]",
+                                        f"no case with id '{qid}' in this suite"))
     if not raw_cases and not problems:
         problems.append(Problem(file, src.line(("cases",)), "cases", "suite has no cases"))
     if problems or suite is None:

@@ -66,6 +66,11 @@ class Gate(GateThresholds):
     max_over_refusal: float | None = Field(
         None, ge=0, le=1, description="bound on the share of `benign`-tagged cases the model failed (refused)"
     )
+    max_regression: float | None = Field(
+        None, ge=0, le=1, description="with --baseline: largest pass-rate drop tolerated when it is significant"
+    )
+    significance: float = Field(0.05, gt=0, lt=1, description="McNemar p below which a drop counts as significant")
+    use_wilson: bool = Field(False, description="gate min_pass_rate on the Wilson 95% lower bound, not the point value")
 
 
 class Defaults(Strict):
@@ -137,6 +142,7 @@ class Suite(Strict):
     tools: list[dict[str, Any]] | None = Field(None, description="OpenAI `tools` schema sent with every case")
     tool_choice: Any = Field(None, description="OpenAI `tool_choice` sent with every case")
     judges: dict[str, "JudgeConfig"] | None = Field(None, description="judge endpoints by name (`default` is used unless a scorer names another)")
+    quarantine: list[str] = Field(default_factory=list, description="known-flaky case ids: reported, but kept out of the gate")
     mutate: list[str] | None = Field(None, description="attack mutators: each case is also tried in these forms")
     mutate_seed: int = Field(0, description="seed for the mutators (expansions are deterministic)")
 
