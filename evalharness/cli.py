@@ -59,6 +59,7 @@ def run(
     guard_policy: Optional[str] = typer.Option(None, "--guard-policy", help="policy for the built-in `guarded` target"),
     junit: Optional[str] = typer.Option(None, "--junit", help="write JUnit XML (one testcase per case x target)"),
     summary_md: Optional[str] = typer.Option(None, "--summary", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)"),
+    shard: Optional[str] = typer.Option(None, "--shard", help="run shard i/n of the cases (or `auto` from K8s/Slurm/env)"),
 ) -> None:
     """Run suites against one or more targets, write Parquet, and gate. Exit 0 pass, 1 gate fail, 2 bad config, 3 infrastructure."""
     from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, execute
@@ -83,7 +84,7 @@ def run(
             cache_dir=cache_dir, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries, limit=limit,
             batch_rows=batch_rows, judge_base_url=judge_base_url, judge_model=judge_model,
             judge_api_key_env=judge_api_key_env, baseline=baseline, guard_policy=guard_policy, junit=junit,
-            summary_md=summary_md,
+            summary_md=summary_md, shard=shard,
         )
     import signal
 
@@ -191,6 +192,61 @@ def compare(
             row = pairs[(pairs.suite == d.suite) & (pairs.case_id == cid)].iloc[0]
             c.print(Text(f"pass->fail {d.suite}/{cid}: A={str(row.output_a)[:80]!r} B={str(row.output_b)[:80]!r}"))
     raise typer.Exit(1 if any(d.significant_regression for d in deltas) else 0)
+
+
+@app.command()
+def signoff(
+    run_dir: Path = typer.Argument(..., help="a finished run folder"),
+    approver: str = typer.Option(..., "--approver", help="who signs off"),
+    note: str = typer.Option("", "--note"),
+    output: Path = typer.Option(Path("signoff.json"), "-o", "--output"),
+) -> None:
+    """Write a sign-off bundle: sha256 of the run's files, suite hashes, gate verdicts, approver."""
+    from evalharness.signoff import make_signoff, write_signoff
+
+    try:
+        bundle = make_signoff(run_dir, approver, note)
+    except (OSError, ValueError, KeyError) as e:
+        _fail_config(e)
+    write_signoff(bundle, output)
+    print(f"signed off {bundle['run_id']} by {approver}: {output}")
+
+
+@app.command()
+def verify(
+    bundle: Path = typer.Argument(..., help="a signoff.json"),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="where the run is now (default: as recorded)"),
+) -> None:
+    """Re-check a sign-off bundle's hashes against the files. Exit 1 if anything changed."""
+    from evalharness.signoff import verify_signoff
+
+    try:
+        problems = verify_signoff(json.loads(bundle.read_text()), run_dir)
+    except (OSError, ValueError, KeyError) as e:
+        _fail_config(e)
+    for p in problems:
+        print(p, file=sys.stderr)
+    if problems:
+        raise typer.Exit(1)
+    print("ok: every file matches the sign-off")
+
+
+@app.command()
+def merge(
+    runs: List[Path] = typer.Argument(..., help="shard run folders"),
+    output: Path = typer.Option(..., "-o", "--output", help="the merged run folder to create"),
+) -> None:
+    """Merge shard runs into one run folder (one manifest, no duplicates), then gate it like a run."""
+    from evalharness.engine.session import merge_runs
+    from evalharness.report.console import print_outcome
+    from evalharness.suite.errors import SuiteError
+
+    try:
+        outcome = merge_runs(runs, output)
+    except SuiteError as e:
+        _fail_config(e)
+    print_outcome(outcome)
+    raise typer.Exit(outcome.exit_code)
 
 
 @app.command()

@@ -52,6 +52,7 @@ class RunOptions:
     guard_policy: str | None = None
     junit: str | None = None
     summary_md: str | None = None
+    shard: str | None = None
 
 
 @dataclass
@@ -183,10 +184,18 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -
     from evalharness.suite.loader import load_suites
 
     suites = load_suites(opts.paths)
-    if opts.limit is not None:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if opts.limit is not None:
         suites = [replace(s, cases=s.cases[: opts.limit]) for s in suites]
+    from evalharness.shard import in_shard, parse_shard
+
+    try:
+        shard = parse_shard(opts.shard)
+    except ValueError as e:
+        raise SuiteError([Problem("command line", None, "--shard", str(e))]) from None
+    if shard is not None:
+        suites = [replace(s, cases=tuple(c for c in s.cases if in_shard(s.name, c.case.id, shard))) for s in suites]
     targets = resolve_targets(opts)
     judge_configs = resolve_judges(opts, suites)
     baseline = load_baseline(opts.baseline)
@@ -211,6 +220,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -
                    for s in suites],
         "targets": [t.public() for t in targets],
         "options": asdict(opts),
+        "shard": list(shard) if shard else None,
         "cli_args": sys.argv[1:],
     })
     if resume_dir is not None:
@@ -461,10 +471,12 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     elif n and n_err * 2 > n:
         code = EXIT_INFRA
         messages.append(f"{n_err} of {n} requests errored (more than half): infrastructure failure")
-    elif any(not c.passed for c in checks):
+    elif any(not c.passed for c in checks) and not manifest.get("shard"):
         code = EXIT_GATE
     else:
         code = EXIT_OK
+    if manifest.get("shard") and checks:
+        messages.append("shard run: its gates are shown, but only `evalharness merge` of all shards decides them")
     manifest.update(
         status="complete", ended_at=utcnow(), exit_code=code, infrastructure=messages,
         cases={"flaky": sorted(f"{r.suite}/{r.case_id}" for r in cstats[cstats.flaky].itertuples()),
@@ -517,3 +529,45 @@ def calibrate_run(opts: RunOptions) -> tuple[RunOutcome, list[dict]]:
     manifest["calibration"] = report
     write_manifest(outcome.run_dir, manifest)
     return outcome, report
+
+
+def merge_runs(runs: list[Path], output: Path) -> RunOutcome:
+    """Concatenate shard runs; refuse overlapping shards; one manifest; gates from the suites."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from evalharness.results.manifest import read_manifest, utcnow, write_manifest
+    from evalharness.results.schema import RESPONSES, RESPONSES_FILE, SCORES, SCORES_FILE
+    from evalharness.results.writer import _write_atomic
+    from evalharness.suite.loader import load_suites
+
+    problems = [Problem(str(r), None, "", "not a finished run folder") for r in runs
+                if not (r / RESPONSES_FILE).is_file() or not (r / SCORES_FILE).is_file()]
+    if problems:
+        raise SuiteError(problems)
+    if output.exists():
+        raise SuiteError([Problem(str(output), None, "-o", "already exists")])
+    manifests = [read_manifest(r) for r in runs]
+    run_id = output.name
+    resp = pa.concat_tables([pq.read_table(r / RESPONSES_FILE, schema=RESPONSES) for r in runs])
+    scores = pa.concat_tables([pq.read_table(r / SCORES_FILE, schema=SCORES) for r in runs])
+    keys = resp.select(["suite", "case_id", "target", "repeat"]).to_pandas()
+    dup = keys[keys.duplicated()]
+    if len(dup):
+        first = dup.iloc[0]
+        raise SuiteError([Problem(", ".join(map(str, runs)), None, "", f"shards overlap: {first.suite}/{first.case_id} "
+                                  f"[{first.target}] appears twice ({len(dup)} duplicate rows)")])
+    resp = resp.set_column(resp.schema.get_field_index("run_id"), "run_id", pa.array([run_id] * resp.num_rows, pa.string()))
+    scores = scores.set_column(scores.schema.get_field_index("run_id"), "run_id",
+                               pa.array([run_id] * scores.num_rows, pa.string()))
+    output.mkdir(parents=True)
+    _write_atomic(resp, output / RESPONSES_FILE)
+    _write_atomic(scores, output / SCORES_FILE)
+    suites_meta = {s["name"]: s for m in manifests for s in m.get("suites", [])}
+    manifest = {**manifests[0], "run_id": run_id, "started_at": min(m["started_at"] for m in manifests),
+                "merged_at": utcnow(), "merged_from": [m["run_id"] for m in manifests],
+                "suites": list(suites_meta.values()), "shard": None}
+    paths = sorted({s["path"] for s in suites_meta.values() if Path(s["path"]).is_file()})
+    suites = load_suites(paths) if paths else []
+    return _conclude(output, suites, manifest, None, [])
