@@ -250,6 +250,99 @@ def merge(
 
 
 @app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="a finished run folder"),
+    fmt: str = typer.Option("html", "--format", help="html"),
+    output: Path = typer.Option(..., "-o", "--output"),
+) -> None:
+    """Render a run as a static HTML report (summary, gates, categories, failed cases; output escaped)."""
+    if fmt != "html":
+        _fail_config(ValueError(f"unknown --format {fmt!r}; supported: html"))
+    from evalharness.report.html import render_html
+
+    try:
+        output.write_text(render_html(run_dir), encoding="utf-8")
+    except (OSError, KeyError) as e:
+        _fail_config(ValueError(f"{run_dir}: cannot render ({e})"))
+    print(f"wrote {output}")
+
+
+@app.command()
+def snapshot(
+    run_dir: Path = typer.Argument(..., help="the run whose outputs are approved"),
+    suite: str = typer.Option(..., "--suite", help="suite name in that run"),
+    output: Path = typer.Option(..., "-o", "--output", help="golden suite to write, e.g. suites/S.golden.yaml"),
+    scorer: str = typer.Option("rouge_l", "--scorer", help="how later runs are compared: exact, rouge_l, or rubric"),
+    threshold: Optional[float] = typer.Option(None, "--threshold"),
+    target: Optional[str] = typer.Option(None, "--target", help="which target's outputs (default: the first)"),
+) -> None:
+    """Freeze a run's approved outputs as a regression suite (category: regression, expected = the output)."""
+    import pandas as pd
+    import yaml
+
+    from evalharness.results.manifest import read_manifest
+    from evalharness.suite.errors import SuiteError
+    from evalharness.suite.loader import load_suite
+
+    manifest = read_manifest(run_dir)
+    meta = next((s for s in manifest.get("suites", []) if s["name"] == suite), None)
+    if meta is None:
+        _fail_config(ValueError(f"suite {suite!r} is not in {run_dir}"))
+    try:
+        original = load_suite(meta["path"])
+    except SuiteError as e:
+        _fail_config(e)
+    r = pd.read_parquet(run_dir / "responses.parquet")
+    r = r[(r.suite == suite) & r.error.isna() & (r.repeat == 0)]
+    tgt = target or (r.target.iloc[0] if len(r) else None)
+    outputs = dict(zip(r[r.target == tgt].case_id, r[r.target == tgt].output))
+    spec = {"type": scorer}
+    if scorer == "rubric":
+        spec.update(criteria="The answer says the same as the reference answer.", scale=[1, 5])
+    if threshold is not None:
+        spec["threshold"] = threshold
+    cases = []
+    for lc in original.cases:
+        if lc.case.id not in outputs:
+            continue
+        c = lc.case.model_dump(exclude_none=True, exclude_defaults=True,
+                               include={"id", "input", "messages", "context", "tags", "params", "metadata", "tools"})
+        c["expected"] = outputs[lc.case.id]
+        cases.append(c)
+    doc = {"name": f"{suite}-golden", "category": "regression",
+           "description": f"Approved outputs of {suite} from run {manifest['run_id']} (target {tgt}).",
+           "defaults": original.suite.defaults.model_dump(exclude_none=True), "scorers": [spec], "cases": cases}
+    output.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")
+    print(f"wrote {len(cases)} golden cases to {output}")
+
+
+@app.command("baseline")
+def baseline_cmd(
+    action: str = typer.Argument(..., help="set | show"),
+    run_dir: Optional[Path] = typer.Argument(None, help="the run to pin (for `set`)"),
+    reports: Path = typer.Option(Path("reports"), "--reports"),
+) -> None:
+    """Pin a baseline run (`baseline set RUN`); `run --baseline pinned` then compares against it."""
+    from evalharness.results.manifest import read_manifest, utcnow
+
+    pointer = reports / "baseline.json"
+    if action == "show":
+        if not pointer.is_file():
+            _fail_config(ValueError(f"no baseline pinned ({pointer} does not exist)"))
+        print(pointer.read_text())
+        return
+    if action != "set" or run_dir is None:
+        _fail_config(ValueError("usage: evalharness baseline set RUN | evalharness baseline show"))
+    try:
+        run_id = read_manifest(run_dir)["run_id"]
+    except (OSError, KeyError, ValueError) as e:
+        _fail_config(ValueError(f"{run_dir}: not a run folder ({e})"))
+    reports.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(json.dumps({"run_id": run_id, "path": str(run_dir.resolve()), "set_at": utcnow()}, indent=2))
+    print(f"baseline pinned: {run_id} ({pointer})")
+
+
+@app.command()
 def validate(paths: List[str] = typer.Argument(..., help="suite files or directories")) -> None:
     """Check suites without running them. Exit 2 on any problem, listing every one."""
     from evalharness.suite.errors import SuiteError

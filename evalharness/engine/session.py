@@ -161,6 +161,18 @@ def resolve_judges(opts: RunOptions, suites) -> dict:
     return {n: defined[n] for n in sorted(wanted)}
 
 
+def resolve_baseline(value: str | None, out: str = "reports") -> str | None:
+    """`--baseline pinned` reads the pointer `evalharness baseline set` wrote under reports/."""
+    if value != "pinned":
+        return value
+    import json
+
+    pointer = Path(out) / "baseline.json"
+    if not pointer.is_file():
+        raise SuiteError([Problem(str(pointer), None, "--baseline", "no baseline pinned (run `evalharness baseline set RUN`)")])
+    return json.loads(pointer.read_text())["path"]
+
+
 def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
     """(suite, case_id) -> the baseline run's output (first target, first repeat, no error)."""
     if not run_dir:
@@ -198,6 +210,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -
         suites = [replace(s, cases=tuple(c for c in s.cases if in_shard(s.name, c.case.id, shard))) for s in suites]
     targets = resolve_targets(opts)
     judge_configs = resolve_judges(opts, suites)
+    opts.baseline = resolve_baseline(opts.baseline, opts.out)
     baseline = load_baseline(opts.baseline)
 
     done: set[str] = set()
