@@ -64,6 +64,7 @@ class RunOutcome:
     totals: Any
     messages: list[str]
     judges: dict = field(default_factory=dict)  # name -> config + stats (calls, errors, tokens, position bias)
+    regressions: list = field(default_factory=list)  # compare.SuiteDelta rows against --baseline
 
 
 def resolve_targets(opts: RunOptions) -> list[TargetConfig]:
@@ -467,7 +468,7 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     summary = summarize(verdicts)
     quarantine = {s.name: set(s.suite.quarantine) for s in suites if s.suite.quarantine}
     regressions = None
-    if opts is not None and opts.baseline and any(s.suite.gate and s.suite.gate.max_regression is not None for s in suites):
+    if opts is not None and opts.baseline:
         from evalharness.compare import compare_runs
 
         regressions = compare_runs(Path(opts.baseline), run_dir)[0]
@@ -501,7 +502,8 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
         gate={"passed": all(c.passed for c in checks), "checks": [{**asdict(c), "passed": c.passed} for c in checks]},
     )
     write_manifest(run_dir, manifest)
-    outcome = RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {})
+    outcome = RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {},
+                         regressions or [])
     if opts is not None and opts.junit:
         from evalharness.report.junit import write_junit
 

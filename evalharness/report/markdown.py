@@ -39,6 +39,17 @@ def write_summary(path: Path, outcome, verdicts: pd.DataFrame, scores: pd.DataFr
         p50 = "–" if pd.isna(r.p50_ms) else f"{r.p50_ms:.0f}"
         lines.append(f"| {_cell(r.suite)} | {_cell(r.target)} | {r.responses} | {_pct(r.pass_rate)} | {r.mean_score:.3f} | "
                      f"{r.errors} | {p50} | {_pct(r.attack_success)} | {_pct(r.over_refusal)} |")
+    if outcome.regressions:
+        lines += ["", "### Against the baseline", "",
+                  "| suite | target | n | pass before | pass now | delta | 95% CI | McNemar p | pass→fail | fail→pass |",
+                  "|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+        for d in outcome.regressions:
+            lines.append(f"| {_cell(d.suite)} | {_cell(d.target)} | {d.n} | {_pct(d.pass_a)} | {_pct(d.pass_b)} | "
+                         f"{d.delta:+.3f} | [{d.ci_low:+.3f}, {d.ci_high:+.3f}] | {d.p_value:.4f} | {len(d.regressed)} | "
+                         f"{len(d.improved)} |")
+        flipped = [(d.suite, c) for d in outcome.regressions for c in d.regressed][:top]
+        if flipped:
+            lines += ["", "Top pass→fail flips: " + ", ".join(f"`{_cell(s_)}/{_cell(c)}`" for s_, c in flipped)]
     failed = verdicts[~verdicts["passed"]]
     if len(failed):
         bad = scores[~scores["passed"] & ~scores["metric_only"]].drop_duplicates("response_id").set_index("response_id")

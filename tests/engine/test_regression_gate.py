@@ -54,8 +54,13 @@ def test_regression_gate_against_baseline(tmp_path, cli):
     r = cli("run", str(recorded(tmp_path, "base", {0, 1}, gate)), "--target", "recorded", "--out", str(tmp_path / "base" / "out"))
     base = only_run(tmp_path / "base" / "out")
     big = recorded(tmp_path, "big", {0, 1} | set(range(10, 22)), gate)
-    r = cli("run", str(big), "--target", "recorded", "--baseline", str(base), "--out", str(tmp_path / "big" / "out"))
+    md = tmp_path / "summary.md"
+    r = cli("run", str(big), "--target", "recorded", "--baseline", str(base), "--out", str(tmp_path / "big" / "out"),
+            "--summary", str(md))
     assert r.returncode == 1 and "FAIL reg [recorded] vs baseline (p=0.0005) significant_drop 0.300" in r.stdout
+    text = md.read_text()
+    assert "### Against the baseline" in text and "| reg | recorded | 40 | 95.0% | 65.0% | -0.300 |" in text
+    assert "`reg/c10`" in text
     small = recorded(tmp_path, "small", {0, 2, 3}, gate)
     r = cli("run", str(small), "--target", "recorded", "--baseline", str(base), "--out", str(tmp_path / "small" / "out"))
     assert r.returncode == 0 and "PASS reg [recorded] vs baseline (p=1.0000) significant_drop 0.000" in r.stdout
