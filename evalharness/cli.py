@@ -179,19 +179,21 @@ def compare(
         _fail_config(ValueError("the two runs share no (suite, case) pairs"))
     c = Console(width=200 if not sys.stdout.isatty() else None)
     t = Table(title=f"{run_a.name} -> {run_b.name}")
-    for col in ("suite", "target", "n", "pass A", "pass B", "delta", "95% CI", "McNemar p", "pass->fail", "fail->pass", "verdict"):
+    for col in ("suite", "target", "scope", "n", "pass A", "pass B", "delta", "95% CI", "McNemar p", "pass->fail",
+                "fail->pass", "verdict"):
         t.add_column(col)
     for d in deltas:
         verdict = "REGRESSION" if d.significant_regression else ("worse, not significant" if d.delta < 0 else "ok")
-        t.add_row(Text(d.suite), Text(d.target), str(d.n), f"{d.pass_a:.1%}", f"{d.pass_b:.1%}", f"{d.delta:+.3f}",
+        t.add_row(Text(d.suite), Text(d.target), Text(d.scope), str(d.n), f"{d.pass_a:.1%}", f"{d.pass_b:.1%}", f"{d.delta:+.3f}",
                   f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}]", f"{d.p_value:.4f}", str(len(d.regressed)), str(len(d.improved)),
                   verdict)
     c.print(t)
-    for d in deltas:
+    overall = [d for d in deltas if d.scope == "overall"]
+    for d in overall:
         for cid in d.regressed[:top]:
             row = pairs[(pairs.suite == d.suite) & (pairs.case_id == cid)].iloc[0]
             c.print(Text(f"pass->fail {d.suite}/{cid}: A={str(row.output_a)[:80]!r} B={str(row.output_b)[:80]!r}"))
-    raise typer.Exit(1 if any(d.significant_regression for d in deltas) else 0)
+    raise typer.Exit(1 if any(d.significant_regression for d in overall) else 0)
 
 
 @app.command()

@@ -136,7 +136,7 @@ def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None],
             checks.append(GateCheck(suite, target, f"tag:{BENIGN_TAG}", "over_refusal", gate.max_over_refusal,
                                     orr, n_ben, bound="max"))
         if gate.max_regression is not None and regressions is not None:
-            d = next((x for x in regressions if x.suite == suite and x.target == target), None)
+            d = next((x for x in regressions if x.suite == suite and x.target == target and x.scope == "overall"), None)
             if d is not None:
                 significant = d.delta < 0 and d.p_value < gate.significance
                 drop = -d.delta if significant else 0.0  # a drop that is not significant does not count

@@ -4,7 +4,8 @@ from tests.conftest import write
 
 
 def make_run(tmp_path, cli, name: str, failing: set[int]) -> str:
-    cases = "".join(f"  - {{id: c{i}, input: q, output: '{'no' if i in failing else 'ok'}'}}\n" for i in range(40))
+    cases = "".join(f"  - {{id: c{i}, input: q, output: '{'no' if i in failing else 'ok'}', tags: [{'even' if i % 2 == 0 else 'odd'}]}}\n"
+                    for i in range(40))
     s = write(tmp_path / name / "s.yaml", f"name: reg\ncategory: regression\nscorers: [{{type: exact, value: ok}}]\ncases:\n{cases}")
     out = tmp_path / name / "out"
     r = cli("run", str(s), "--target", "recorded", "--out", str(out))
@@ -22,6 +23,7 @@ def test_significant_regression_fails_small_drop_passes(tmp_path, cli):
     assert r.returncode == 1, r.stdout
     assert "REGRESSION" in r.stdout and "0.0005" in r.stdout  # exact McNemar 2/4096 = 0.000488
     assert "pass->fail reg/c10" in r.stdout
+    assert "tag:even" in r.stdout and "tag:odd" in r.stdout and "scorer:exact" in r.stdout
 
     r = cli("compare", base, small)
     assert r.returncode == 0, r.stdout

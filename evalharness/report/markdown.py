@@ -43,11 +43,11 @@ def write_summary(path: Path, outcome, verdicts: pd.DataFrame, scores: pd.DataFr
         lines += ["", "### Against the baseline", "",
                   "| suite | target | n | pass before | pass now | delta | 95% CI | McNemar p | pass→fail | fail→pass |",
                   "|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
-        for d in outcome.regressions:
+        for d in [x for x in outcome.regressions if x.scope == "overall"]:
             lines.append(f"| {_cell(d.suite)} | {_cell(d.target)} | {d.n} | {_pct(d.pass_a)} | {_pct(d.pass_b)} | "
                          f"{d.delta:+.3f} | [{d.ci_low:+.3f}, {d.ci_high:+.3f}] | {d.p_value:.4f} | {len(d.regressed)} | "
                          f"{len(d.improved)} |")
-        flipped = [(d.suite, c) for d in outcome.regressions for c in d.regressed][:top]
+        flipped = [(d.suite, c) for d in outcome.regressions if d.scope == "overall" for c in d.regressed][:top]
         if flipped:
             lines += ["", "Top pass→fail flips: " + ", ".join(f"`{_cell(s_)}/{_cell(c)}`" for s_, c in flipped)]
     failed = verdicts[~verdicts["passed"]]
