@@ -190,9 +190,10 @@ def compare(
     c.print(t)
     overall = [d for d in deltas if d.scope == "overall"]
     for d in overall:
-        for cid in d.regressed[:top]:
-            row = pairs[(pairs.suite == d.suite) & (pairs.case_id == cid)].iloc[0]
-            c.print(Text(f"pass->fail {d.suite}/{cid}: A={str(row.output_a)[:80]!r} B={str(row.output_b)[:80]!r}"))
+        for label, ids in (("pass->fail", d.regressed), ("fail->pass", d.improved)):
+            for cid in ids[:top]:
+                row = pairs[(pairs.suite == d.suite) & (pairs.target == d.target) & (pairs.case_id == cid)].iloc[0]
+                c.print(Text(f"{label} {d.suite}/{cid}: A={str(row.output_a)[:80]!r} B={str(row.output_b)[:80]!r}"))
     raise typer.Exit(1 if any(d.significant_regression for d in overall) else 0)
 
 

@@ -28,6 +28,7 @@ def test_significant_regression_fails_small_drop_passes(tmp_path, cli):
     r = cli("compare", base, small)
     assert r.returncode == 0, r.stdout
     assert "worse, not significant" in r.stdout and "1.0000" in r.stdout  # b=2, c=1: p = 1
+    assert "fail->pass reg/c1: A='no' B='ok'" in r.stdout
 
     r = cli("compare", base, big, "--max-regression", "0.5")
     assert r.returncode == 0  # a 30-point drop is tolerated when the bar is 50 points
