@@ -1,0 +1,38 @@
+"""The reference floor: the same requests fired by a plain httpx async loop, exact-match check only.
+
+    python benchmarks/raw_client.py --base-url http://127.0.0.1:PORT/v1 --n 2000 --concurrency 64
+prints one JSON line: wall seconds and correct answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+
+import httpx
+
+
+async def run(base_url: str, n: int, concurrency: int) -> dict:
+    sem = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", limits=limits, timeout=120, trust_env=False) as c:
+        async def one(i: int) -> bool:
+            async with sem:
+                r = await c.post("chat/completions", json={"model": "m", "messages": [
+                    {"role": "user", "content": f"REPLY=ok {i}"}], "temperature": 0})
+                return r.json()["choices"][0]["message"]["content"] == f"ok {i}"
+
+        t0 = time.perf_counter()
+        ok = await asyncio.gather(*(one(i) for i in range(n)))
+        return {"wall_s": time.perf_counter() - t0, "correct": sum(ok)}
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base-url", required=True)
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    a = ap.parse_args()
+    print(json.dumps(asyncio.run(run(a.base_url, a.n, a.concurrency))))
