@@ -346,6 +346,33 @@ def baseline_cmd(
 
 
 @app.command()
+def rescore(
+    run_dir: Path = typer.Argument(..., help="the run whose stored responses are scored again"),
+    suite: List[str] = typer.Option([], "--suite", help="suite files/dirs with the (new) scorers; default: the run's own"),
+    out: str = typer.Option("reports", "--out"),
+    judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url"),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model"),
+) -> None:
+    """Score a run's stored responses again without calling the model; writes a new run folder and gates it."""
+    from evalharness.engine.session import InfraError, RunOptions, rescore_run
+    from evalharness.report.console import print_outcome
+    from evalharness.suite.errors import SuiteError
+
+    opts = RunOptions(paths=list(suite), out=out, judge_base_url=judge_base_url, judge_model=judge_model)
+    try:
+        outcome = rescore_run(run_dir, list(suite) or None, out, opts)
+    except SuiteError as e:
+        _fail_config(e)
+    except (OSError, KeyError) as e:
+        _fail_config(ValueError(f"{run_dir}: not a finished run folder ({e})"))
+    except InfraError as e:
+        print(f"infrastructure error: {e}", file=sys.stderr)
+        raise typer.Exit(3)
+    print_outcome(outcome)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
 def validate(paths: List[str] = typer.Argument(..., help="suite files or directories")) -> None:
     """Check suites without running them. Exit 2 on any problem, listing every one."""
     from evalharness.suite.errors import SuiteError

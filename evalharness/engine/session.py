@@ -586,3 +586,91 @@ def merge_runs(runs: list[Path], output: Path) -> RunOutcome:
     paths = sorted({s["path"] for s in suites_meta.values() if Path(s["path"]).is_file()})
     suites = load_suites(paths) if paths else []
     return _conclude(output, suites, manifest, None, [])
+
+
+def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptions | None = None) -> RunOutcome:
+    """Score a run's stored responses again (new or changed scorers) without calling the model.
+    Writes a new run folder: the same responses, new scores, gates from the suites given (default:
+    the suites the run recorded)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from evalharness.engine.runner import score_all
+    from evalharness.results.manifest import new_run_id, read_manifest, utcnow, write_manifest
+    from evalharness.results.schema import JUDGE_COLUMNS, RESPONSES_FILE
+    from evalharness.results.writer import RunWriter
+    from evalharness.scorers.base import Sample
+    from evalharness.suite.loader import load_suites
+
+    old = read_manifest(run_dir)
+    paths = paths or [s["path"] for s in old.get("suites", [])]
+    suites = load_suites(paths)
+    lookup = {(s.name, lc.case.id): (s, lc) for s in suites for lc in s.cases}
+    opts = opts or RunOptions(paths=list(paths), out=out)
+    judge_configs = resolve_judges(opts, suites)
+    responses = pq.read_table(run_dir / RESPONSES_FILE).to_pylist()  # native values: None stays None
+    run_id = new_run_id()
+    new_dir = Path(out) / run_id
+    new_dir.mkdir(parents=True)
+    manifest = {**old, "run_id": run_id, "started_at": utcnow(), "status": "running", "rescored_from": old["run_id"],
+                "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
+                            "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
+    write_manifest(new_dir, manifest)
+    writer = RunWriter(new_dir)
+    cache = None
+    if judge_configs and opts.cache:
+        from evalharness.engine.cache import ResponseCache, default_cache_dir
+
+        cache = ResponseCache(Path(opts.cache_dir) if opts.cache_dir else default_cache_dir())
+    skipped = 0
+    with contextlib.ExitStack() as stack:
+        servers: list = []
+        judge_rts = _start_judges(stack, judge_configs, [], opts, new_dir, servers) if judge_configs else {}
+
+        class _NoTargets:
+            async def reference_output(self, *_a):
+                return None
+
+        services = _judge_services(judge_rts, judge_configs, cache, load_baseline(opts.baseline), _NoTargets()) \
+            if judge_rts else None
+
+        async def go():
+            nonlocal skipped
+            try:
+                for resp in responses:
+                    row = type("Row", (), resp)
+                    hit = lookup.get((row.suite, row.case_id))
+                    if hit is None:
+                        skipped += 1
+                        continue
+                    suite, lc = hit
+                    case = lc.case
+                    sample = Sample(
+                        case_id=case.id, output=row.output or "", expected=case.expected, context=case.context,
+                        messages=json.loads(row.messages) if row.messages else None,
+                        tool_calls=json.loads(row.tool_calls) if isinstance(row.tool_calls, str) else None,
+                        tools=case.tools if case.tools is not None else suite.suite.tools,
+                        expected_tool_calls=None if case.expected_tool_calls is None
+                        else [c.model_dump() for c in case.expected_tool_calls],
+                        finish_reason=row.finish_reason, latency_ms=row.latency_ms,
+                        output_tokens=row.output_tokens,
+                        metadata=case.metadata, suite=suite.name, services=services)
+                    error = row.error if isinstance(row.error, str) else None
+                    scored = await score_all(lc.scorers, sample, error)
+                    resp = {**resp, "run_id": run_id}
+                    writer.add(resp, [{"run_id": run_id, "response_id": row.response_id, "suite": row.suite,
+                                       "case_id": row.case_id, "target": row.target, "scorer": b.name, "score": sc.value,
+                                       "passed": sc.passed, "reason": sc.reason, "metric_only": b.metric_only,
+                                       **{k: sc.metadata.get(k) for k in JUDGE_COLUMNS}} for b, sc in scored])
+            finally:
+                for rt in judge_rts.values():
+                    await rt.client.aclose()
+
+        asyncio.run(go())
+    if cache:
+        cache.close()
+    writer.finish()
+    manifest["rescore"] = {"responses": len(responses), "skipped_not_in_suites": skipped}
+    return _conclude(new_dir, suites, manifest, None, [], opts)
+

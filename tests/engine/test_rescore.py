@@ -1,0 +1,37 @@
+"""Re-scoring a stored run with changed scorers, with the model server gone."""
+
+import pandas as pd
+
+from tests.conftest import ServerProc, write
+
+
+def test_rescore_without_the_model(tmp_path, cli):
+    server = ServerProc()
+    s = write(tmp_path / "s.yaml", "name: rs\ncategory: accuracy\nscorers: [{type: exact, value: 'ok yes'}]\n"
+              "cases:\n  - {id: a, input: 'REPLY=ok yes'}\n  - {id: b, input: 'REPLY=no way'}\n")
+    out = tmp_path / "r"
+    try:
+        r = cli("run", str(s), "--base-url", server.base_url, "--model", "m", "--no-cache", "--out", str(out))
+        assert r.returncode == 0, r.stderr
+    finally:
+        server.stop()  # from here on, no model is reachable
+    (run,) = list(out.iterdir())
+    s2 = write(tmp_path / "s2" / "s.yaml", "name: rs\ncategory: accuracy\nscorers: [{type: contains_any, values: [ok, way]}, "
+               "{type: length, max: 5, name: short}]\ngate: {min_pass_rate: 0.5}\n"
+               "cases:\n  - {id: a, input: 'REPLY=ok yes'}\n  - {id: b, input: 'REPLY=no way'}\n")
+    out2 = tmp_path / "r2"
+    r = cli("rescore", str(run), "--suite", str(s2), "--out", str(out2))
+    assert r.returncode == 1, r.stdout + r.stderr  # `short` fails both: pass rate 0 < 0.5
+    (new,) = list(out2.iterdir())
+    old_resp = pd.read_parquet(run / "responses.parquet").drop(columns=["run_id"]).sort_values("case_id").reset_index(drop=True)
+    new_resp = pd.read_parquet(new / "responses.parquet").drop(columns=["run_id"]).sort_values("case_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(old_resp, new_resp)  # the same responses, untouched
+    sc = pd.read_parquet(new / "scores.parquet").set_index(["case_id", "scorer"])
+    assert set(sc.index.get_level_values("scorer")) == {"contains_any", "short"}
+    assert sc.loc[("a", "contains_any"), "passed"] and sc.loc[("b", "contains_any"), "passed"]
+    assert not sc.loc[("a", "short"), "passed"]
+    # default: the run's own suites
+    r = cli("rescore", str(run), "--out", str(tmp_path / "r3"))
+    assert r.returncode == 0
+    (again,) = list((tmp_path / "r3").iterdir())
+    assert pd.read_parquet(again / "scores.parquet")["passed"].tolist().count(True) == 1
