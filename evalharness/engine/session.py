@@ -190,7 +190,7 @@ def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
     return {(r.suite, r.case_id): r.output for r in t.drop_duplicates(["suite", "case_id"]).itertuples()}
 
 
-def execute(opts: RunOptions, *, resume_dir: Path | None = None, console=None) -> RunOutcome:
+def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     from evalharness.engine.cache import ResponseCache, default_cache_dir
     from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
     from evalharness.results.writer import RunWriter, load_done
@@ -309,7 +309,7 @@ def _start_targets(stack: contextlib.ExitStack, targets: list[TargetConfig], opt
     from evalharness.engine.runner import TargetRuntime
     from evalharness.targets.serve import ManagedServer, ServeError, ServeSpec, embedded_model_path, free_port, llamacpp_command
 
-    serve_specs = {ServeSpec.parse(s).name: ServeSpec.parse(s) for s in opts.serve}
+    serve_specs = {spec.name: spec for spec in map(ServeSpec.parse, opts.serve)}
     runtimes = []
     # The guard goes last: it sits in front of --base-url or the local model started above.
     for t in sorted(targets, key=lambda t: t.name == GUARDED):
@@ -549,10 +549,9 @@ def calibrate_run(opts: RunOptions) -> tuple[RunOutcome, list[dict]]:
 def merge_runs(runs: list[Path], output: Path) -> RunOutcome:
     """Concatenate shard runs; refuse overlapping shards; one manifest; gates from the suites."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from evalharness.results.manifest import read_manifest, utcnow, write_manifest
+    from evalharness.results.manifest import read_manifest, utcnow
     from evalharness.results.schema import RESPONSES, RESPONSES_FILE, SCORES, SCORES_FILE
     from evalharness.results.writer import _write_atomic
     from evalharness.suite.loader import load_suites

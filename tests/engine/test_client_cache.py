@@ -2,7 +2,6 @@ import asyncio
 import time
 from email.utils import formatdate
 
-import pytest
 
 from evalharness.engine.cache import ResponseCache, cache_key
 from evalharness.engine.client import ChatClient, backoff_s, parse_retry_after

@@ -1,6 +1,5 @@
 """JUnit XML (parsed with junitparser) and the Markdown summary, from a real run against the scripted server."""
 
-import json
 
 from junitparser import Error, Failure, JUnitXml
 
