@@ -26,6 +26,7 @@ def _port_closed(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+@pytest.mark.timeout(2400)  # the whole suites/ folder on a 270M CPU model, run twice (cold, then cached)
 def test_main_job_on_embedded_model(tmp_path, cli):
     out = tmp_path / "reports"
     r = cli("run", str(ROOT / "suites"), "--out", str(out), "--cache-dir", str(tmp_path / "cache"), timeout=900)
