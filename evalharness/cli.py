@@ -499,6 +499,77 @@ def guard(
         _fail_config(e)
 
 
+@app.command()
+def route(
+    runs: List[Path] = typer.Argument(..., help="run folder(s); several runs are compared as target @ run"),
+    bar: float = typer.Option(..., "--bar", help="pass rate a target must reach in a category to be routed there"),
+    by: str = typer.Option("category", "--by", help="overall, category, suite or tag"),
+    cost: str = typer.Option("latency", "--cost", help="what 'cheapest' means: latency (p50 ms) or tokens (per case)"),
+    conservative: bool = typer.Option(False, "--conservative", help="compare the lower end of the 95% CI with the bar"),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="write the routing table as YAML here"),
+) -> None:
+    """Routing table: per category (or tag), the cheapest target that meets the bar. Exit 1 if one has none."""
+    import yaml
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from evalharness.views import catalog, sizing, tables
+
+    if not 0 <= bar <= 1:
+        _fail_config(ValueError(f"--bar must be between 0 and 1, got {bar}"))
+    for r in runs:
+        row = catalog.read_run(r)
+        if not row["readable"]:
+            _fail_config(ValueError(f"{r}: {row['problem']}"))
+    verdicts, _ = tables.load_verdicts(list(runs))
+    try:
+        qc = sizing.quality_cost(verdicts, by, cost)
+    except ValueError as e:
+        _fail_config(e)
+    table = sizing.routing(qc, bar, conservative)
+    t = Table(title=f"cheapest target with pass rate >= {bar:g} per {by} (cost: {sizing.COSTS[cost]})")
+    for col in ("scope", "target", "pass rate", "95% CI low", "cost", "n", "note"):
+        t.add_column(col)
+    for r in table.itertuples():
+        t.add_row(Text(str(r.scope)), Text(str(r.target or "-")), f"{r.pass_rate:.3f}", f"{r.ci_low:.3f}",
+                  f"{r.cost:.1f}", str(r.n), Text(r.note))
+    Console(width=200 if not sys.stdout.isatty() else None).print(t)
+    if output is not None:
+        doc = sizing.routing_document(table, bar=bar, scope=by, cost=cost, conservative=conservative,
+                                      runs=[r.name for r in runs])
+        output.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        typer.echo(f"wrote {output}")
+    raise typer.Exit(0 if table["meets_bar"].all() else 1)
+
+
+@app.command()
+def ui(
+    reports: Path = typer.Option(Path("reports"), "--reports", help="the reports directory to read"),
+    port: int = typer.Option(8501, "--port", help="port to listen on"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to bind; anything but loopback exposes the UI"),
+) -> None:
+    """Start the comparison UI (Streamlit) on 127.0.0.1. It reads reports/ and never calls a model."""
+    import importlib.util
+    import os
+    import subprocess
+
+    app_file = Path(__file__).resolve().parents[1] / "app" / "main.py"
+    if importlib.util.find_spec("streamlit") is None:
+        _fail_config(RuntimeError("the UI needs Streamlit: pip install -e '.[ui]'"))
+    if not app_file.is_file():
+        _fail_config(RuntimeError(f"the app is not at {app_file} (run evalharness ui from a checkout)"))
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"warning: binding to {host}: the UI will be reachable from other machines", err=True)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.address", host,
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--global.developmentMode", "false",
+           "--client.toolbarMode", "minimal"]
+    env = {**os.environ, "EVALHARNESS_REPORTS": str(reports.resolve())}
+    typer.echo(f"evalharness UI on http://{host}:{port}/ reading {reports.resolve()}")
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
 @app.command("serve")
 def serve_(
     what: str = typer.Argument("local", help="what to serve: local (the embedded Gemma 3 270M)"),

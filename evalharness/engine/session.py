@@ -193,6 +193,7 @@ def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
 def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     from evalharness.engine.cache import ResponseCache, default_cache_dir
     from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
+    from evalharness.results.schema import SCHEMA_VERSION
     from evalharness.results.writer import RunWriter, load_done
     from evalharness.suite.loader import load_suites
 
@@ -228,6 +229,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     manifest.update({
         "status": "running",
         "harness_version": __version__,
+        "schema_version": SCHEMA_VERSION,
         "git_sha": git_sha(),
         "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
                     "cases": len(s.cases), "params": s.suite.defaults.params, "scorers": _scorer_configs(s)}
@@ -460,6 +462,7 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
 
     from evalharness.gate import evaluate_gates, response_verdicts, summarize
     from evalharness.results.manifest import utcnow, write_manifest
+    from evalharness.views.tables import summary_records
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
 
     responses = pq.read_table(run_dir / RESPONSES_FILE).to_pandas()
@@ -500,6 +503,7 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
                 "judge_input_tokens": int(scores["judge_input_tokens"].fillna(0).sum()),
                 "judge_output_tokens": int(scores["judge_output_tokens"].fillna(0).sum())},
         gate={"passed": all(c.passed for c in checks), "checks": [{**asdict(c), "passed": c.passed} for c in checks]},
+        summary=summary_records(summary),
     )
     write_manifest(run_dir, manifest)
     outcome = RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {},

@@ -51,6 +51,11 @@ SCORES = pa.schema(
 
 JUDGE_COLUMNS = ("verdict", "judge_model", "judge_input_tokens", "judge_output_tokens", "judge_error")
 
+SCHEMA_VERSION = 2
+"""Version of the two tables above, written to run.json as `schema_version`. 1: before the judge columns."""
+REQUIRED_RESPONSES = ("response_id", "suite", "case_id", "target", "output", "error", "latency_ms")
+REQUIRED_SCORES = ("response_id", "scorer", "score", "passed", "metric_only")
+
 RESPONSES_FILE = "responses.parquet"
 SCORES_FILE = "scores.parquet"
 MANIFEST_FILE = "run.json"

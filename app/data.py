@@ -1,0 +1,65 @@
+"""Cached loaders for the app (Streamlit caching around evalharness.views)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from evalharness.views import cases, catalog as _catalog, tables
+
+
+def _stamp(path: Path) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_data(ttl=15, show_spinner=False)
+def _catalog_cached(reports: str, stamp: float):
+    return _catalog.discover(Path(reports))
+
+
+def catalog(reports: str):
+    """The run catalog; refreshed when the directory changes, and at least every 15 s."""
+    return _catalog_cached(reports, _stamp(Path(reports)))
+
+
+def _run_stamps(paths: list[str]) -> tuple:
+    return tuple((p, _stamp(Path(p) / "scores.parquet"), _stamp(Path(p) / "responses.parquet")) for p in paths)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading results…")
+def _verdicts(stamps: tuple):
+    return tables.load_verdicts([Path(p) for p, _, _ in stamps])
+
+
+def verdicts(paths: list[str]):
+    """(verdicts, scores) of the selected runs. Shared, not copied: callers must not modify them."""
+    return _verdicts(_run_stamps(paths))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading cases…")
+def _cases(stamps: tuple):
+    return cases.load_cases([Path(p) for p, _, _ in stamps])
+
+
+def case_data(paths: list[str]):
+    return _cases(_run_stamps(paths))
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _summary(path: str, stamp: float):
+    return tables.run_summary(Path(path))
+
+
+def summaries(paths: list[str]) -> tuple[dict[str, list[dict]], list[str]]:
+    out, problems = {}, []
+    for p in paths:
+        try:
+            out[p] = _summary(p, _stamp(Path(p) / "run.json"))
+        except Exception as e:  # noqa: BLE001 - one bad run must not hide the others
+            problems.append(f"{Path(p).name}: {type(e).__name__}: {e}")
+    return out, problems

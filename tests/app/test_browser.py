@@ -1,0 +1,164 @@
+"""The real app in headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
+
+Clicks through the leaderboard and side-by-side pages, checks that a `<script>` / remote `<img>` in a
+model output stays inert, and saves screenshots under reports/screenshots/ as CI artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+SHOTS = ROOT / "reports" / "screenshots"
+
+if not (CHROMIUM and DRIVER):
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs Debian's chromium and chromium-driver (.ci/run installs them)")
+    pytest.skip("chromium / chromedriver not installed (apt-get install chromium chromium-driver)",
+                allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def ui_server(ui_runs, tmp_path):
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    log = open(tmp_path / "ui.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "ui", "--reports", str(ui_runs["reports"]),
+                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "_stcore/health", timeout=2, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, (tmp_path / "ui.log").read_text()
+            assert time.monotonic() < deadline, "the UI did not start in 60 s"
+            time.sleep(0.3)
+        yield url, port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--disable-dev-shm-usage", "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'profile'}"):
+        opts.add_argument(a)
+    os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager look for a driver online
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_text(driver, text: str, timeout: float = 45) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in driver.find_element("tag name", "body").text:
+        assert time.monotonic() < deadline, f"{text!r} not shown; page says: {driver.find_element('tag name', 'body').text[:800]}"
+        time.sleep(0.25)
+
+
+def wait_el(driver, xpath: str, timeout: float = 45):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            el = driver.find_element("xpath", xpath)
+            if el.is_displayed():
+                return el
+        except (NoSuchElementException, StaleElementReferenceException):
+            pass
+        assert time.monotonic() < deadline, f"{xpath} not found"
+        time.sleep(0.25)
+
+
+def click_page(driver, name: str) -> None:
+    wait_el(driver, f"//section[@data-testid='stSidebar']//label[.//p[text()='{name}']]").click()
+
+
+def test_click_through_leaderboard_and_side_by_side(ui_server, browser, ui_runs):
+    from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    url, port = ui_server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(url)
+    newest = sorted(p.name for p in ui_runs["runs"])[-1]
+    wait_text(browser, newest)
+    wait_text(browser, "Runs")
+    browser.save_screenshot(str(SHOTS / "1-runs.png"))
+
+    click_page(browser, "Leaderboard")
+    wait_text(browser, "best category accuracy: big 100%")
+    wait_text(browser, "Cost and speed")
+    browser.save_screenshot(str(SHOTS / "2-leaderboard.png"))
+
+    click_page(browser, "Side by side")
+    wait_text(browser, "4 case(s) match")
+    search = wait_el(browser, "//input[@aria-label='Search']")
+    search.send_keys("window.__pwned", Keys.ENTER)
+    wait_text(browser, "1 case(s) match")
+    wait_text(browser, "suite qa · case xss")
+    wait_text(browser, "<script>window.__pwned=1")  # shown as text
+    time.sleep(1.0)  # give an injected script or image every chance to act
+    browser.save_screenshot(str(SHOTS / "3-side-by-side-injection.png"))
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018
+    assert browser.execute_script("return window.__pwned === undefined")
+    assert browser.title != "pwned"
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('script')].filter(s => s.textContent.includes('__pwned')).length") == 0
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('img')].filter(i => (i.getAttribute('src') || '').includes('203.0.113.7')).length") == 0
+    # the page asked nothing of any host but the app's own
+    hosts = browser.execute_script(
+        "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]")
+    assert set(hosts) <= {f"127.0.0.1:{port}"}, hosts
+
+    wait_el(browser, "//button[.//p[contains(text(), 'Next')]]")  # keyboard-reachable navigation
+    click_page(browser, "Trends")
+    wait_text(browser, "Trends")
+    browser.save_screenshot(str(SHOTS / "4-trends.png"))
+
+
+def test_ui_binds_loopback_only(ui_server):
+    _, port = ui_server
+    out = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
+    others = [a for a in out if not a.startswith("127.") and ":" not in a]
+    if not others:
+        pytest.skip("this machine has no non-loopback IPv4 address to try")
+    with pytest.raises(OSError):
+        socket.create_connection((others[0], port), timeout=3).close()
