@@ -41,6 +41,26 @@ def verdicts(paths: list[str]):
     return _verdicts(_run_stamps(paths))
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _derived(stamps: tuple, what: str, *args):
+    verdicts_ = _verdicts(stamps)[0]
+    if what == "leaderboard":
+        long = tables.leaderboard(verdicts_, *args)
+        return long, tables.leaderboard_wide(long, *args)
+    if what == "cost":
+        return tables.cost_speed(verdicts_)
+    if what == "quality_cost":
+        from evalharness.views import sizing
+
+        return sizing.quality_cost(verdicts_, *args)
+    raise ValueError(what)
+
+
+def derived(paths: list[str], what: str, *args):
+    """Tables computed from the selected runs' verdicts, cached with them (leaderboard, cost, quality_cost)."""
+    return _derived(_run_stamps(paths), what, *args)
+
+
 @st.cache_resource(max_entries=4, show_spinner="Loading cases…")
 def _cases(stamps: tuple):
     return cases.load_cases([Path(p) for p, _, _ in stamps])

@@ -70,13 +70,12 @@ def leaderboard(cat, reports: Path) -> None:
     loaded = _load(cat)
     if loaded is None:
         return
-    verdicts, _ = loaded
+    paths = _selected(cat)
     by = st.radio("Columns", ["category", "suite"], horizontal=True, key="lb_by")
-    long = tables.leaderboard(verdicts, by)
+    long, (text, best) = data.derived(paths, "leaderboard", by)
     if long.empty:
         st.info("The selected runs hold no responses.")
         return
-    text, best = tables.leaderboard_wide(long, by)
     styled = text.style.apply(lambda _: best.map(lambda b: "font-weight: bold; background-color: #c8e6c9" if b else ""),
                               axis=None)
     st.caption("Each cell: pass rate [95% Wilson CI] · mean score (n responses). The best cell per column is green.")
@@ -87,7 +86,7 @@ def leaderboard(cat, reports: Path) -> None:
         lines.append(f"best {by} {key}: " + ", ".join(f"{w} {p:.0%}" for w, p in zip(top["who"], top["pass_rate"])))
     st.text("\n".join(lines))
     st.subheader("Cost and speed")
-    cs = tables.cost_speed(verdicts)
+    cs = data.derived(paths, "cost")
     st.dataframe(cs.round(1), hide_index=True, width="stretch", key="cost_table")
 
 
@@ -96,13 +95,12 @@ def right_size(cat, reports: Path) -> None:
     loaded = _load(cat)
     if loaded is None:
         return
-    verdicts, _ = loaded
     c1, c2, c3, c4 = st.columns(4)
     scope = c1.selectbox("Per", list(sizing.SCOPES), key="rs_scope")
     cost = c2.selectbox("Cost axis", list(sizing.COSTS), format_func=sizing.COSTS.get, key="rs_cost")
     bar = c3.number_input("Bar (pass rate)", 0.0, 1.0, 0.9, 0.05, key="rs_bar")
     conservative = c4.checkbox("Use CI lower bound", key="rs_cons")
-    qc = sizing.quality_cost(verdicts, scope, cost)
+    qc = data.derived(_selected(cat), "quality_cost", scope, cost)
     if qc.empty:
         st.info("The selected runs hold no responses.")
         return

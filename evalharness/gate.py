@@ -10,18 +10,45 @@ from evalharness.suite.model import Gate
 
 
 def response_verdicts(responses: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per response: `passed` (every gating scorer passed, no error) and `score` (their mean).
+    """One row per response: `passed` (every gating scorer passed, no error) and `score` (their mean),
+    plus `judge_tokens` when the scores carry judge token counts.
 
     Metric-only scorers are recorded but do not decide; if a response has only metric-only
-    scorers, its score is their mean and it passes unless it errored.
+    scorers, its score is their mean and it passes unless it errored. The grouping is one Arrow hash
+    aggregation over the response ids, which keeps a million score rows around a second.
     """
-    gating = scores[~scores["metric_only"]]
-    agg = gating.groupby("response_id").agg(passed=("passed", "all"), score=("score", "mean"))
-    metric = scores.groupby("response_id").agg(metric_score=("score", "mean"))
-    out = responses.join(agg, on="response_id").join(metric, on="response_id")
-    out["score"] = out["score"].fillna(out["metric_score"]).fillna(0.0)
-    out["passed"] = out["passed"].fillna(True).astype(bool) & out["error"].isna()
-    return out.drop(columns=["metric_score"])
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = {"response_id": scores["response_id"], "passed": scores["passed"], "score": scores["score"],
+            "metric_only": scores["metric_only"]}
+    judged = "judge_input_tokens" in scores.columns and "judge_output_tokens" in scores.columns
+    if judged:
+        cols["judge_tokens"] = scores["judge_input_tokens"].fillna(0) + scores["judge_output_tokens"].fillna(0)
+    t = pa.table({k: pa.array(v, from_pandas=True) for k, v in cols.items()})
+    gating = pc.invert(pc.fill_null(t["metric_only"], False))
+    t = t.append_column("g_passed", pc.or_kleene(t["passed"], pc.invert(gating)))  # metric-only rows never fail
+    t = t.append_column("g_score", pc.if_else(gating, t["score"], pa.scalar(None, pa.float64())))
+    t = t.append_column("g_n", pc.cast(gating, pa.int64()))
+    aggs = [("g_passed", "all"), ("g_score", "mean"), ("g_n", "sum"), ("score", "mean")]
+    if judged:
+        aggs.append(("judge_tokens", "sum"))
+    agg = t.group_by("response_id").aggregate(aggs).to_pandas().set_index("response_id")
+    idx = agg.index.get_indexer(responses["response_id"])
+    found = idx >= 0
+
+    def pick(col, fill):
+        vals = agg[col].to_numpy()[idx.clip(min=0)]
+        return pd.Series(vals, index=responses.index).where(found, fill)
+
+    out = responses.copy()
+    has_gating = pick("g_n_sum", 0) > 0
+    out["passed"] = pick("g_passed_all", True).where(has_gating, True).astype(bool) & out["error"].isna()
+    out["score"] = pick("g_score_mean", float("nan")).where(has_gating).astype("float64")
+    out["score"] = out["score"].fillna(pick("score_mean", float("nan")).astype("float64")).fillna(0.0)
+    if judged:
+        out["judge_tokens"] = pick("judge_tokens_sum", 0).fillna(0).astype("int64")
+    return out
 
 
 ATTACK_TAG, BENIGN_TAG = "attack", "benign"

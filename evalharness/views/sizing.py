@@ -5,51 +5,55 @@ from __future__ import annotations
 
 import pandas as pd
 
-from evalharness.views.tables import rate_cell
+from evalharness.views.tables import wilson_frame
 
 COSTS = {"latency": "p50 latency (ms)", "tokens": "tokens per case"}
 SCOPES = ("overall", "category", "suite", "tag")
 
 
-def _cost(df: pd.DataFrame, cost: str) -> float:
-    if cost == "latency":
-        return float(df["latency_ms"].quantile(0.5))
-    if cost == "tokens":
-        t = df["input_tokens"].astype("float64").fillna(0) + df["output_tokens"].astype("float64").fillna(0)
-        return float(t.mean())
-    raise ValueError(f"unknown cost {cost!r}: use one of {', '.join(COSTS)}")
-
-
-def _groups(verdicts: pd.DataFrame, scope: str):
+def _frame(verdicts: pd.DataFrame, scope: str) -> pd.DataFrame:
+    v = verdicts
     if scope == "overall":
-        yield "overall", verdicts
+        v = v.assign(scope="overall")
     elif scope in ("category", "suite"):
-        yield from verdicts.groupby(scope, sort=True)
+        v = v.assign(scope=v[scope].astype(str))
     elif scope == "tag":
-        ex = verdicts.assign(tag=verdicts["tags"].map(lambda ts: list(ts) if ts is not None else [])).explode("tag")
-        yield from ex[ex["tag"].notna()].groupby("tag", sort=True)
+        v = v.assign(scope=v["tags"].map(lambda ts: list(ts) if ts is not None else [])).explode("scope")
+        v = v[v["scope"].notna()]
     else:
         raise ValueError(f"unknown scope {scope!r}: use one of {', '.join(SCOPES)}")
+    return v
+
+
+def _pareto(rate, cost) -> list[bool]:
+    """Not dominated: no other point is at least as good and at least as cheap, and strictly better in one."""
+    import numpy as np
+
+    r, c = np.asarray(rate, float)[:, None], np.asarray(cost, float)[:, None]
+    dominated = ((r.T >= r) & (c.T <= c) & ((r.T > r) | (c.T < c))).any(axis=1)
+    return list(~dominated & ~np.isnan(c[:, 0]))
 
 
 def quality_cost(verdicts: pd.DataFrame, scope: str = "overall", cost: str = "latency") -> pd.DataFrame:
-    """One row per scope value x target: pass rate with its Wilson CI, n, cost, and `pareto`
-    (no other target in that scope is at least as good and at least as cheap, and better in one)."""
+    """One row per scope value x target: pass rate with its Wilson CI, n, cost (p50 latency or mean tokens
+    per case), and `pareto` (no other target in that scope is at least as good and as cheap, and better in one)."""
     cols = ["scope", "who", "pass_rate", "ci_low", "ci_high", "n", "cost", "pareto"]
-    rows = []
-    for key, part in _groups(verdicts, scope):
-        for who, df in part.groupby("who", sort=True):
-            rows.append({"scope": str(key), "who": who, **rate_cell(int(df["passed"].sum()), len(df)),
-                         "cost": _cost(df, cost)})
-    out = pd.DataFrame(rows, columns=cols[:-1])
-    if out.empty:
+    if cost not in COSTS:
+        raise ValueError(f"unknown cost {cost!r}: use one of {', '.join(COSTS)}")
+    v = _frame(verdicts, scope)
+    if v.empty:
         return pd.DataFrame(columns=cols)
+    if cost == "tokens":
+        v = v.assign(cost=v["input_tokens"].astype("float64").fillna(0) + v["output_tokens"].astype("float64").fillna(0))
+    else:
+        v = v.assign(cost=v["latency_ms"].astype("float64"))
+    g = v.groupby(["scope", "who"], sort=True)
+    out = g.agg(passes=("passed", "sum"), n=("passed", "size")).reset_index()
+    out["cost"] = (g["cost"].median() if cost == "latency" else g["cost"].mean()).to_numpy()
+    out = pd.concat([out, wilson_frame(out["passes"], out["n"])], axis=1)
     out["pareto"] = False
-    for _, part in out.groupby("scope"):
-        for i, r in part.iterrows():
-            dominated = ((part["pass_rate"] >= r.pass_rate) & (part["cost"] <= r.cost)
-                         & ((part["pass_rate"] > r.pass_rate) | (part["cost"] < r.cost))).any()
-            out.loc[i, "pareto"] = not dominated and pd.notna(r.cost)
+    for _, idx in out.groupby("scope").groups.items():
+        out.loc[idx, "pareto"] = _pareto(out.loc[idx, "pass_rate"], out.loc[idx, "cost"])
     return out[cols]
 
 

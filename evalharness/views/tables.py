@@ -16,8 +16,8 @@ from evalharness.results.schema import RESPONSES, RESPONSES_FILE, SCORES, SCORES
 
 VERDICT_RESPONSE_COLUMNS = ["run_id", "response_id", "suite", "category", "case_id", "target", "model", "repeat",
                             "latency_ms", "input_tokens", "output_tokens", "error", "tags"]
-VERDICT_SCORE_COLUMNS = ["response_id", "scorer", "score", "passed", "reason", "metric_only",
-                         "judge_input_tokens", "judge_output_tokens", "judge_error"]
+VERDICT_SCORE_COLUMNS = ["response_id", "scorer", "score", "passed", "metric_only", "judge_input_tokens",
+                         "judge_output_tokens"]
 
 
 def read_columns(path: Path, columns: list[str], schema) -> pd.DataFrame:
@@ -41,20 +41,22 @@ def label_targets(df: pd.DataFrame, n_runs: int) -> pd.DataFrame:
     return df
 
 
+def read_many(run_dirs: list[Path], name: str, columns: list[str], schema) -> pd.DataFrame:
+    """The same table from several runs in one multi-threaded Arrow scan; columns an older run lacks
+    come back as nulls (the dataset's schema is the current one)."""
+    import pyarrow.dataset as ds
+
+    files = [str(Path(d) / name) for d in run_dirs]
+    return ds.dataset(files, schema=schema, format="parquet").to_table(columns=columns).to_pandas()
+
+
 def load_verdicts(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(verdicts: one row per response with `passed`, `score`, `judge_tokens`, `who`; scores)."""
     from evalharness.gate import response_verdicts
 
-    rs, ss = [], []
-    for d in run_dirs:
-        rs.append(read_columns(Path(d) / RESPONSES_FILE, VERDICT_RESPONSE_COLUMNS, RESPONSES))
-        ss.append(read_columns(Path(d) / SCORES_FILE, VERDICT_SCORE_COLUMNS, SCORES))
-    responses = pd.concat(rs, ignore_index=True) if rs else pd.DataFrame(columns=VERDICT_RESPONSE_COLUMNS)
-    scores = pd.concat(ss, ignore_index=True) if ss else pd.DataFrame(columns=VERDICT_SCORE_COLUMNS)
+    responses = read_many(run_dirs, RESPONSES_FILE, VERDICT_RESPONSE_COLUMNS, RESPONSES)
+    scores = read_many(run_dirs, SCORES_FILE, VERDICT_SCORE_COLUMNS, SCORES)
     verdicts = response_verdicts(responses, scores)
-    jt = (scores["judge_input_tokens"].fillna(0) + scores["judge_output_tokens"].fillna(0)).groupby(
-        scores["response_id"]).sum()
-    verdicts["judge_tokens"] = verdicts["response_id"].map(jt).fillna(0).astype("int64")
     return label_targets(verdicts, len(run_dirs)), scores
 
 
@@ -71,14 +73,24 @@ def leaderboard(verdicts: pd.DataFrame, by: str = "category") -> pd.DataFrame:
     cols = ["who", by, "pass_rate", "ci_low", "ci_high", "mean_score", "n", "best"]
     if verdicts.empty:
         return pd.DataFrame(columns=cols)
-    rows = []
-    for (who, key), df in verdicts.groupby(["who", by], sort=True):
-        rows.append({"who": who, by: key, **rate_cell(int(df["passed"].sum()), len(df)),
-                     "mean_score": float(df["score"].mean())})
-    out = pd.DataFrame(rows)
+    out = verdicts.groupby(["who", by], sort=True, observed=True).agg(
+        passes=("passed", "sum"), n=("passed", "size"), mean_score=("score", "mean")).reset_index()
+    out = pd.concat([out, wilson_frame(out["passes"], out["n"])], axis=1)
     top = out.groupby(by)["pass_rate"].transform("max")
     out["best"] = out["pass_rate"] >= top - 1e-12
     return out[cols]
+
+
+def wilson_frame(passes: pd.Series, n: pd.Series, z: float = 1.959963984540054) -> pd.DataFrame:
+    """Vectorised `stats.wilson` (the 95% Wilson score interval) with the pass rate."""
+    import numpy as np
+
+    n_ = n.astype("float64").where(n > 0)
+    p = passes.astype("float64") / n_
+    centre = (p + z * z / (2 * n_)) / (1 + z * z / n_)
+    half = z * np.sqrt(p * (1 - p) / n_ + z * z / (4 * n_ * n_)) / (1 + z * z / n_)
+    return pd.DataFrame({"pass_rate": p, "ci_low": (centre - half).clip(lower=0.0),
+                         "ci_high": (centre + half).clip(upper=1.0)}, index=passes.index)
 
 
 def fmt_cell(r) -> str:
@@ -103,19 +115,18 @@ def cost_speed(verdicts: pd.DataFrame) -> pd.DataFrame:
             "output_tokens_per_case", "tokens_per_case", "judge_tokens"]
     if verdicts.empty:
         return pd.DataFrame(columns=cols)
-    rows = []
-    for who, df in verdicts.groupby("who", sort=True):
-        inp, outp = df["input_tokens"].astype("float64"), df["output_tokens"].astype("float64")
-        rows.append({
-            "who": who, "model": ", ".join(sorted({str(m) for m in df["model"].dropna()})),
-            "responses": len(df), "errors": int(df["error"].notna().sum()),
-            "p50_ms": df["latency_ms"].quantile(0.5), "p95_ms": df["latency_ms"].quantile(0.95),
-            "input_tokens_per_case": inp.mean(), "output_tokens_per_case": outp.mean(),
-            "tokens_per_case": (inp.fillna(0) + outp.fillna(0)).mean() if inp.notna().any() or outp.notna().any()
-            else float("nan"),
-            "judge_tokens": int(df["judge_tokens"].sum()),
-        })
-    return pd.DataFrame(rows, columns=cols)
+    v = verdicts.assign(
+        inp=verdicts["input_tokens"].astype("float64"), outp=verdicts["output_tokens"].astype("float64"),
+        erred=verdicts["error"].notna(), model=verdicts["model"].astype(object).fillna("?").astype(str))
+    v["tok"] = (v["inp"].fillna(0) + v["outp"].fillna(0)).where(v["inp"].notna() | v["outp"].notna())
+    g = v.groupby("who", sort=True)
+    out = pd.DataFrame({
+        "model": g["model"].agg(lambda m: ", ".join(sorted(set(m)))), "responses": g.size(),
+        "errors": g["erred"].sum(), "p50_ms": g["latency_ms"].quantile(0.5), "p95_ms": g["latency_ms"].quantile(0.95),
+        "input_tokens_per_case": g["inp"].mean(), "output_tokens_per_case": g["outp"].mean(),
+        "tokens_per_case": g["tok"].mean(), "judge_tokens": g["judge_tokens"].sum(),
+    }).reset_index()
+    return out[cols]
 
 
 def _clean(v):
