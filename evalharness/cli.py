@@ -11,6 +11,7 @@ import typer
 
 app = typer.Typer(
     add_completion=False,
+    rich_markup_mode=None,  # plain click help: importing rich's help renderer alone costs ~0.3 s
     no_args_is_help=True,
     help="Evaluate models behind OpenAI-compatible endpoints with declarative suites, and gate CI on the results.",
 )

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from evalharness.engine.client import Completion
 from evalharness.judges.config import JudgeConfig
 
-Complete = Callable[[dict[str, Any], int], Awaitable[Completion]]  # (body, repeat) -> completion, cached
+if TYPE_CHECKING:  # httpx is only needed once a run starts, not to load or validate a suite
+    from evalharness.engine.client import Completion
+
+Complete = Callable[[dict[str, Any], int], Awaitable["Completion"]]  # (body, repeat) -> completion, cached
 
 
 @dataclass
