@@ -151,6 +151,10 @@ class ChatClient:
         snippet = self.scrub(text[:300].strip())
         if status == 429:
             raise _Retry(f"HTTP 429 rate limited: {snippet}", parse_retry_after(headers.get("retry-after")), True)
+        if status >= 500 and "validation error" in text[:2000].lower():
+            # llama-cpp-python answers a request it cannot validate with 500 + pydantic's message:
+            # the same request fails the same way every time, so it is not retried.
+            raise _Fatal(f"HTTP {status}: {snippet}")
         if status >= 500 or status == 408:
             raise _Retry(f"HTTP {status}: {snippet}")
         raise _Fatal(f"HTTP {status}: {snippet}")

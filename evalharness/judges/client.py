@@ -67,6 +67,11 @@ def parse_verdict(text: str, model: type[BaseModel], finish_reason: str | None) 
         return None, f"invalid verdict: {where}: {first['msg']}"
 
 
+def _refused_format(error: str) -> bool:
+    """The server refused `json_schema`: a 4xx, or (llama-cpp-python) a 500 whose body names response_format."""
+    return error.startswith("HTTP 4") or (error.startswith("HTTP 5") and "response_format" in error)
+
+
 class Judge:
     def __init__(self, name: str, config: JudgeConfig, model: str, complete: Complete):
         self.name = name
@@ -77,13 +82,27 @@ class Judge:
         self._auto = config.response_format == "auto"
         self.stats = JudgeStats()
 
-    def _format(self, model: type[BaseModel], schema: dict | None = None) -> dict | None:
+    def _format(self, model: type[BaseModel], schema: dict | None = None, style: str | None = None) -> dict | None:
         schema = schema or model.model_json_schema()
-        if self.style == "json_schema":
+        style = style or self.style
+        if style == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": schema}}
-        if self.style == "json_object":
+        if style == "json_object":
             return {"type": "json_object", "schema": schema}
         return None
+
+    async def ask_text(self, prompt: str, *, repeat: int = 0) -> JudgeReply:
+        """A free-text answer (no verdict model), for metric libraries that ask for prose (reasons).
+        Cached and counted like `ask`."""
+        body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
+                                **self.config.params}
+        c = await self._complete(body, repeat)
+        self.stats.calls += 1
+        self.stats.cached += c.cached
+        self.stats.input_tokens += c.input_tokens or 0
+        self.stats.output_tokens += c.output_tokens or 0
+        return JudgeReply(None, c.output, f"judge request failed: {c.error}" if c.error else None,
+                          c.input_tokens or 0, c.output_tokens or 0)
 
     async def ask(self, prompt: str, model: type[BaseModel], *, repeat: int = 0, logprobs: bool = False,
                   schema: dict | None = None) -> JudgeReply:
@@ -91,14 +110,18 @@ class Judge:
         while True:
             body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
                                     **self.config.params}
-            fmt = self._format(model, schema)
+            style = self.style
+            fmt = self._format(model, schema, style)
             if fmt is not None:
                 body["response_format"] = fmt
             if logprobs:
                 body.update(logprobs=True, top_logprobs=10)
             c = await self._complete(body, repeat)
-            if c.error and self._auto and self.style == "json_schema" and c.error.startswith("HTTP 4"):
-                self.style, self._auto = "json_object", False  # the server refused json_schema: use llama.cpp's form
+            # `auto`: a server that refuses json_schema gets json_object from now on. A request that was
+            # already in flight when another one found out is asked again too.
+            if (c.error and style == "json_schema" and (self._auto or self.style != style)
+                    and _refused_format(c.error)):
+                self.style, self._auto = "json_object", False
                 continue
             break
         st = self.stats

@@ -65,7 +65,15 @@ def bind(spec: ScorerSpec) -> BoundScorer:
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    info = get_scorer(spec.type)
+    if ":" in spec.type:  # ragas:<metric>, deepeval:<metric>: optional libraries, imported only now
+        from evalharness.scorers.adapters import AdapterError, adapter_info
+
+        try:
+            info = adapter_info(spec.type)
+        except AdapterError as e:
+            raise ScorerConfigError("type", str(e)) from None
+    else:
+        info = get_scorer(spec.type)
     args = info.args.model_validate(spec.scorer_args())
     threshold = spec.threshold
     if threshold is not None:

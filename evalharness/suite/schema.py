@@ -29,6 +29,15 @@ def _scorer_variants() -> list[dict[str, Any]]:
         if "$defs" in args:
             v["$defs"] = args["$defs"]
         variants.append(v)
+    from evalharness.scorers.adapters import AdapterArgs  # ragas:<metric> / deepeval:<metric>
+
+    args = AdapterArgs.model_json_schema(by_alias=True)
+    props = {"type": {"type": "string", "pattern": "^(ragas|deepeval):[a-z0-9_]+$",
+                      "description": "a ragas or deepeval metric, judged by the run's judge (optional extras)"}}
+    props.update({k: common[k] for k in _COMMON})
+    props.update(args.get("properties", {}))
+    variants.append({"type": "object", "title": "ragas / deepeval metric", "properties": props,
+                     "required": ["type"], "additionalProperties": False})
     return variants
 
 
