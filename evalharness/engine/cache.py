@@ -7,6 +7,8 @@ concurrency, retries, streaming) are never part of it. Only successful responses
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -64,15 +66,42 @@ class ResponseCache:
         self._db.close()
 
 
-async def cached_complete(cache: "ResponseCache | None", cache_id: str, client, body: dict[str, Any], repeat: int):
-    """One chat completion through the cache (targets and judges alike). Only successes are stored."""
+async def cached_complete(cache: "ResponseCache | None", cache_id: str, client, body: dict[str, Any], repeat: int,
+                          *, dedupe: bool | None = None, memo: bool = False):
+    """One chat completion through the cache (targets and judges alike). Only successes are stored.
+
+    `dedupe` (default: when caching): identical requests in flight at the same time are sent once and
+    the others share the answer (marked cached). `memo` (judges): successful answers are also kept for
+    the client's lifetime (one run), so the same judge prompt is asked once per run, cache or not.
+    """
     from evalharness.engine.client import Completion
 
-    key = cache_key(cache_id, body, repeat) if cache is not None else None
-    hit = cache.get(key) if key else None
+    dedupe = memo or (cache is not None if dedupe is None else dedupe)
+    key = cache_key(cache_id, body, repeat) if (cache is not None or dedupe) else None
+    hit = cache.get(key) if cache is not None else None
     if hit is not None:
         return Completion(**hit, cached=True)
+    if not dedupe:
+        return await _complete_and_store(cache, key, client, body)
+    shared_map: dict = client.__dict__.setdefault("_shared", {})
+    shared = shared_map.get(key)
+    if shared is not None:
+        comp = await asyncio.shield(shared)
+        return dataclasses.replace(comp, cached=True)
+    task = asyncio.ensure_future(_complete_and_store(cache, key, client, body))
+    shared_map[key] = task
+
+    def _release(t: asyncio.Future) -> None:
+        failed = t.cancelled() or t.exception() is not None or t.result().error is not None
+        if failed or not memo:  # errors are never memoised: a later identical request tries again
+            shared_map.pop(key, None)
+
+    task.add_done_callback(_release)
+    return await asyncio.shield(task)
+
+
+async def _complete_and_store(cache, key, client, body):
     comp = await client.complete(body)
-    if key and comp.error is None:
+    if cache is not None and key and comp.error is None:
         cache.put(key, comp.cacheable())
     return comp

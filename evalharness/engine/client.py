@@ -94,6 +94,8 @@ class ChatClient:
         self.max_retries = max_retries
         self.stream = stream
         self.backoff_base_s = backoff_base_s
+        # Requests beyond `concurrency` wait here, not in httpx's pool (whose wait counts against the timeout).
+        self._slots = asyncio.Semaphore(concurrency)
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             headers=headers,
@@ -125,7 +127,8 @@ class ChatClient:
         attempt = 0
         while True:
             try:
-                c = await (self._stream_once(body, t0) if self.stream else self._once(body))
+                async with self._slots:
+                    c = await (self._stream_once(body, t0) if self.stream else self._once(body))
                 c.latency_ms = (time.perf_counter() - t0) * 1000
                 c.attempts = attempt + 1
                 return c

@@ -437,7 +437,7 @@ def _judge_services(judge_rts: dict, configs: dict, cache, baseline: dict, runne
 
     judges = {}
     for name, rt in judge_rts.items():
-        complete = partial(cached_complete, cache, rt.cache_id, rt.client)
+        complete = partial(cached_complete, cache, rt.cache_id, rt.client, memo=True)
         judges[name] = Judge(name, rt.judge_config, rt.model, complete)
     return JudgeServices(judges, baseline=baseline, reference=runner.reference_output)
 

@@ -238,3 +238,20 @@ cases:
     assert sc.loc["refused", "passed"] and sc.loc["refused", "reason"].startswith("full refusal")
     assert sc.loc["deflected", "passed"] and sc.loc["deflected", "reason"].startswith("partial refusal")
     assert sc.loc["answered", "passed"] and sc.loc["answered", "score"] == 1.0
+
+
+def test_same_judge_prompt_is_asked_once_per_run(tmp_path, cli, fault_server):
+    """20 cases whose judge prompts are identical, scored concurrently with the cache off: one judge call."""
+    cases = "".join(f"  - {{id: c{i}, input: 'Capital of France?', output: 'Paris. QUALITY=4'}}\n" for i in range(20))
+    before = fault_server.stats().get("judge", 0)
+    r, scores, manifest = run_suite(tmp_path, cli, fault_server, f"""\
+name: dedupe
+category: hallucination
+scorers:
+  - {{type: rubric, criteria: "Correct.", scale: [1, 5], threshold: 4}}
+cases:
+{cases}""", "--no-cache", "--concurrency", "20")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert fault_server.stats().get("judge", 0) - before == 1
+    assert len(scores) == 20 and scores["passed"].all()
+    assert manifest["judges"]["default"]["stats"]["cached"] == 19
