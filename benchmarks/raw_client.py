@@ -1,7 +1,9 @@
-"""The reference floor: the same requests fired by a plain httpx async loop, exact-match check only.
+"""The reference floor: the same requests fired by a plain async loop, exact-match check only.
 
-    python benchmarks/raw_client.py --base-url http://127.0.0.1:PORT/v1 --n 2000 --concurrency 64
-prints one JSON line: wall seconds and correct answers.
+    python benchmarks/raw_client.py --base-url http://127.0.0.1:PORT/v1 --n 2000 --concurrency 64 [--client aiohttp|httpx]
+
+prints one JSON line: wall seconds and correct answers. The default client is aiohttp, the fastest
+plain loop on this machine (and evalharness's own transport); `--client httpx` shows the httpx floor.
 """
 
 from __future__ import annotations
@@ -11,10 +13,27 @@ import asyncio
 import json
 import time
 
-import httpx
+
+async def run_aiohttp(base_url: str, n: int, concurrency: int) -> dict:
+    import aiohttp
+
+    sem = asyncio.Semaphore(concurrency)
+    url = base_url.rstrip("/") + "/chat/completions"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as s:
+        async def one(i: int) -> bool:
+            async with sem:
+                async with s.post(url, json={"model": "m", "messages": [
+                        {"role": "user", "content": f"REPLY=ok {i}"}], "temperature": 0}) as r:
+                    return json.loads(await r.read())["choices"][0]["message"]["content"] == f"ok {i}"
+
+        t0 = time.perf_counter()
+        ok = await asyncio.gather(*(one(i) for i in range(n)))
+        return {"wall_s": time.perf_counter() - t0, "correct": sum(ok)}
 
 
-async def run(base_url: str, n: int, concurrency: int) -> dict:
+async def run_httpx(base_url: str, n: int, concurrency: int) -> dict:
+    import httpx
+
     sem = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url.rstrip("/") + "/", limits=limits, timeout=120, trust_env=False) as c:
@@ -34,5 +53,7 @@ if __name__ == "__main__":
     ap.add_argument("--base-url", required=True)
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--client", choices=["aiohttp", "httpx"], default="aiohttp")
     a = ap.parse_args()
-    print(json.dumps(asyncio.run(run(a.base_url, a.n, a.concurrency))))
+    fn = run_aiohttp if a.client == "aiohttp" else run_httpx
+    print(json.dumps(asyncio.run(fn(a.base_url, a.n, a.concurrency))))

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 
 from evalharness import __version__
 from evalharness.suite.errors import Problem, SuiteError
@@ -262,6 +261,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
             runner = Runner(run_id, suites, runtimes, writer, repeats=opts.repeats, cache=cache, done=done)
             services = _judge_services(judge_rts, judge_configs, cache, baseline, runner) if judge_rts else None
             runner.services = services
+            _warm_imports_in_background()
             totals = asyncio.run(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
             if services is not None:
                 for name, stats in services.summary().items():
@@ -279,6 +279,24 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
         cache.close()
     writer.finish()
     return _conclude(run_dir, suites, manifest, totals, deaths, opts)
+
+
+def _warm_imports_in_background() -> None:
+    """Import what the writer and the gate need (pyarrow, pandas: ~0.7 s of CPU) in a thread while the
+    event loop waits on the network, instead of inside the loop at the first flush, where it would
+    stall every request in flight."""
+    import threading
+
+    def warm() -> None:
+        try:
+            import pandas  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+
+            import evalharness.gate  # noqa: F401
+        except Exception:  # noqa: BLE001 - the real import later reports any problem
+            pass
+
+    threading.Thread(target=warm, name="evalharness-warm-imports", daemon=True).start()
 
 
 def _scorer_configs(s) -> list[dict]:
@@ -445,10 +463,12 @@ def _judge_services(judge_rts: dict, configs: dict, cache, baseline: dict, runne
 async def _probe(runtimes) -> None:
     """Ask each target for /models: records the served model id; unreachable -> InfraError."""
 
+    from evalharness.engine.client import Unreachable
+
     async def one(t):
         try:
             ids = await t.client.served_models()
-        except httpx.TransportError as e:
+        except Unreachable as e:
             raise InfraError(f"target '{t.name}' is unreachable at {t.config.public()['base_url']}: "
                              f"{type(e).__name__}: {t.client.scrub(str(e))}") from None
         if ids:

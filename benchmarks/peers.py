@@ -1,0 +1,143 @@
+"""The same 400-case workload through peer tools and evalharness, whole process, against one stub.
+
+    python benchmarks/peers.py [--n 400] [--latency-ms 50] [--reps 3] [--tools promptfoo,inspect]
+
+Each peer is installed on demand into ~/.cache/evalharness/peers/<tool> (an npm prefix or a venv),
+never as a dependency of evalharness. Telemetry and update checks are switched off, and every request
+goes to the loopback stub (benchmarks/stub_server.py). Each tool runs at its default concurrency and
+at its best setting; the table prints median wall seconds (whole process: start-up, generation,
+scoring, writing results) next to the raw client and evalharness, and each ratio to the raw client.
+Figures are machine-specific: compare ratios taken in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path.home() / ".cache" / "evalharness" / "peers"
+QUIET = {"CI": "true", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
+         "PROMPTFOO_DISABLE_SHARING": "1", "DEEPEVAL_TELEMETRY_OPT_OUT": "1", "INSPECT_DISPLAY": "none",
+         "DO_NOT_TRACK": "1", "NO_PROXY": "127.0.0.1", "OPENAI_API_KEY": "sk-local-dummy"}
+VERSIONS = {"promptfoo": "0.123.1", "inspect": "0.3.285"}
+
+
+def sh(cmd: list[str], **kw) -> None:
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, **kw)
+
+
+def install(tool: str) -> Path:
+    d = CACHE / tool
+    if tool == "promptfoo":
+        exe = d / "node_modules" / ".bin" / "promptfoo"
+        if not exe.exists():
+            d.mkdir(parents=True, exist_ok=True)
+            sh(["npm", "install", "--prefix", str(d), "--no-audit", "--no-fund", f"promptfoo@{VERSIONS[tool]}"])
+        return exe
+    if tool == "inspect":
+        exe = d / "bin" / "inspect"
+        if not exe.exists():
+            sh([sys.executable, "-m", "venv", str(d)])
+            sh([str(d / "bin" / "pip"), "install", "-q", f"inspect-ai=={VERSIONS[tool]}", "openai"])
+        return exe
+    raise SystemExit(f"unknown tool {tool}")
+
+
+def timed(cmd: list[str], env: dict, cwd: Path) -> float:
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env={**os.environ, **QUIET, **env}, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if p.returncode not in (0, 1, 100):  # promptfoo exits 100 when assertions fail
+        raise RuntimeError(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-800:] or p.stdout[-800:]}")
+    return wall
+
+
+def workload(n: int, d: Path, base: str) -> dict[str, list[list[str]]]:
+    """Command lines per (tool, setting)."""
+    cases = [(f"c{i}", f"REPLY=ok {i}", f"ok {i}") for i in range(n)]
+    # evalharness
+    (d / "eh.yaml").write_text("name: peers\ncategory: accuracy\nscorers: [{type: exact}]\ncases:\n" + "".join(
+        f"  - {{id: {c}, input: '{q}', expected: '{a}'}}\n" for c, q, a in cases))
+    # promptfoo
+    with open(d / "tests.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["q", "__expected"])
+        w.writerows([[q, f"equals:{a}"] for _, q, a in cases])
+    (d / "promptfooconfig.yaml").write_text(
+        "description: peers\nprompts: ['{{q}}']\nproviders:\n  - id: openai:chat:m\n"
+        f"    config: {{apiBaseUrl: '{base}', apiKey: dummy, temperature: 0}}\ntests: file://tests.csv\n")
+    # inspect-ai
+    (d / "inspect_task.py").write_text(
+        "from inspect_ai import Task, task\nfrom inspect_ai.dataset import Sample\n"
+        "from inspect_ai.scorer import exact\nfrom inspect_ai.solver import generate\n\n\n@task\ndef peers():\n"
+        f"    return Task(dataset=[Sample(input=f'REPLY=ok {{i}}', target=f'ok {{i}}') for i in range({n})],\n"
+        "                solver=generate(), scorer=exact())\n")
+    return {}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=400)
+    ap.add_argument("--latency-ms", type=float, default=50)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--tools", default="promptfoo,inspect")
+    a = ap.parse_args()
+    tools = [t for t in a.tools.split(",") if t]
+    exes = {t: install(t) for t in tools}
+    stub = subprocess.Popen([sys.executable, str(HERE / "stub_server.py"), "--latency-ms", str(a.latency_ms)],
+                            stdout=subprocess.PIPE, text=True)
+    port = int(stub.stdout.readline().split()[1])
+    base = f"http://127.0.0.1:{port}/v1"
+    time.sleep(1.0)
+    rows: list[tuple[str, str, float]] = []
+    try:
+        with tempfile.TemporaryDirectory() as td:
+            d = Path(td)
+            workload(a.n, d, base)
+            runs = {
+                ("raw client (httpx)", "c=32"): ([sys.executable, str(HERE / "raw_client.py"), "--base-url", base,
+                                                  "--n", str(a.n), "--concurrency", "32"], {}),
+                ("evalharness", "default (c=16)"): ([sys.executable, "-m", "evalharness.cli", "run", "eh.yaml",
+                                                     "--base-url", base, "--model", "m", "--no-cache", "--out",
+                                                     "eh-reports"], {}),
+                ("evalharness", "c=32"): ([sys.executable, "-m", "evalharness.cli", "run", "eh.yaml", "--base-url",
+                                           base, "--model", "m", "--no-cache", "--concurrency", "32", "--out",
+                                           "eh-reports"], {}),
+            }
+            if "promptfoo" in tools:
+                pf = [str(exes["promptfoo"]), "eval", "-c", "promptfooconfig.yaml", "--no-cache",
+                      "--no-progress-bar", "--no-table", "--no-write"]
+                runs[("promptfoo", "default (-j 4)")] = (pf, {"PROMPTFOO_CONFIG_DIR": str(d / "pf")})
+                runs[("promptfoo", "-j 128")] = (pf + ["-j", "128"], {"PROMPTFOO_CONFIG_DIR": str(d / "pf")})
+            if "inspect" in tools:
+                ins = [str(exes["inspect"]), "eval", "inspect_task.py", "--model", "openai-api/stub/m",
+                       "--log-dir", str(d / "inspect-logs"), "--display", "none"]
+                env = {"STUB_API_KEY": "dummy", "STUB_BASE_URL": base}
+                runs[("inspect-ai", "default")] = (ins, env)
+                runs[("inspect-ai", "--max-connections 128")] = (ins + ["--max-connections", "128"], env)
+            times: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
+            for _ in range(a.reps):  # alternate tools within each repetition
+                for k, (cmd, env) in runs.items():
+                    times[k].append(timed(cmd, env, d))
+            for (tool, setting), ts in times.items():
+                rows.append((tool, setting, statistics.median(ts)))
+    finally:
+        stub.terminate()
+        stub.wait()
+    raw = rows[0][2]
+    print(f"{a.n} cases, stub latency {a.latency_ms:g} ms, median of {a.reps}, whole process")
+    print(f"{'tool':<22}{'setting':<26}{'wall s':>8}{'x raw':>8}")
+    for tool, setting, t in rows:
+        print(f"{tool:<22}{setting:<26}{t:>8.2f}{t / raw:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
