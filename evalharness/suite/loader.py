@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import json
 from dataclasses import dataclass
@@ -254,7 +256,7 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
     template = None
     if suite.prompt is not None:
         try:
-            template = _jinja.from_string(suite.prompt)
+            template = _fast_template(suite.prompt) or _jinja.from_string(suite.prompt)
         except TemplateError as e:
             problems.append(Problem(src.file, src.line(("prompt",)), "prompt", f"invalid template: {e}"))
     if problems:
@@ -281,6 +283,41 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
         ds_src.lines[("row", n)] = n
         out.append((ds_src, ("row", n), case, f"{ds_path}:{n}"))
     return out
+
+
+_PLAIN_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+class _PlainTemplate:
+    """A prompt made only of text and `{{ column }}` (the common dataset case), rendered without
+    jinja2's per-call context set-up: the same output for str, int, float and bool cells, several times
+    faster on 100k rows. A missing column or another cell type is left to jinja2 (same error, same text)."""
+
+    def __init__(self, source: str):
+        self.parts = _PLAIN_VAR.split(source)  # text, name, text, name, ...
+        self.jinja = _jinja.from_string(source)
+
+    def render(self, **row: Any) -> str:
+        out = []
+        for i, part in enumerate(self.parts):
+            if i % 2 == 0:
+                out.append(part)
+                continue
+            v = row.get(part, _MISSING)
+            if type(v) not in (str, int, float, bool):
+                return self.jinja.render(**row)
+            out.append(v if type(v) is str else str(v))
+        return "".join(out)
+
+
+_MISSING = object()
+
+
+def _fast_template(source: str) -> _PlainTemplate | None:
+    rest = _PLAIN_VAR.sub("", source)
+    if "{{" in rest or "{%" in rest or "{#" in rest or "}}" in rest:
+        return None
+    return _PlainTemplate(source)
 
 
 def _coerce(key: str, val: Any) -> Any:
