@@ -127,10 +127,9 @@ async def _ask(judge, usage: _Usage, prompt: Any, schema: type | None):
 
 
 def _user_input(s: Sample) -> str:
-    for m in reversed(s.messages or []):
-        if m.get("role") == "user" and m.get("content"):
-            return str(m["content"])
-    return ""
+    from evalharness.scorers.judged import _input_text
+
+    return str(_input_text(s))
 
 
 def _result(s: Sample, a: AdapterArgs, judge, usage: _Usage, value: Any, reason: str, library: str) -> Score:

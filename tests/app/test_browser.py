@@ -110,7 +110,6 @@ def click_page(driver, name: str) -> None:
 
 def test_click_through_leaderboard_and_side_by_side(ui_server, browser, ui_runs):
     from selenium.common.exceptions import NoAlertPresentException
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     url, port = ui_server
