@@ -17,14 +17,20 @@ def _stamp(path: Path) -> float:
         return 0.0
 
 
-@st.cache_data(ttl=15, show_spinner=False)
-def _catalog_cached(reports: str, stamp: float):
-    return _catalog.discover(Path(reports))
+@st.cache_data(max_entries=10000, show_spinner=False)
+def _run_row(path: str, stamps: tuple) -> dict:
+    return _catalog.read_run(Path(path))
+
+
+def _cached_row(run_dir: Path) -> dict:
+    names = ("run.json", "responses.parquet", "scores.parquet")
+    return _run_row(str(run_dir), tuple(_stamp(run_dir / n) for n in names))
 
 
 def catalog(reports: str):
-    """The run catalog; refreshed when the directory changes, and at least every 15 s."""
-    return _catalog_cached(reports, _stamp(Path(reports)))
+    """The run catalog. Each run's row is cached until its run.json or Parquet files change, so a rerun
+    costs a directory listing and a few stat calls, and a finishing run shows its new status at once."""
+    return _catalog.discover(Path(reports), read=_cached_row)
 
 
 def _run_stamps(paths: list[str]) -> tuple:
@@ -33,12 +39,8 @@ def _run_stamps(paths: list[str]) -> tuple:
 
 @st.cache_resource(max_entries=8, show_spinner="Loading results…")
 def _verdicts(stamps: tuple):
-    return tables.load_verdicts([Path(p) for p, _, _ in stamps])
-
-
-def verdicts(paths: list[str]):
     """(verdicts, scores) of the selected runs. Shared, not copied: callers must not modify them."""
-    return _verdicts(_run_stamps(paths))
+    return tables.load_verdicts([Path(p) for p, _, _ in stamps])
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -36,17 +36,23 @@ def _selected(cat) -> list[str]:
     return [runs.loc[i, "path"] for i in ids if i in runs.index]
 
 
-def _load(cat):
-    paths = _selected(cat)
+def _paths(cat) -> list[str] | None:
+    """The selected runs' folders, or None after saying why there is nothing to show."""
     if cat.runs.empty:
         st.info(NO_RUNS)
         return None
+    paths = _selected(cat)
     if not paths:
         st.info("Pick one or more runs in the sidebar.")
         return None
+    return paths
+
+
+def _read(fn, *args):
+    """Load through the cache; a file that broke after listing becomes a message, not a crash."""
     try:
-        return data.verdicts(paths)
-    except Exception as e:  # noqa: BLE001 - a file that broke after listing
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001
         st.error(f"Could not read the selected runs: {type(e).__name__}: {e}")
         return None
 
@@ -67,12 +73,14 @@ def runs(cat, reports: Path) -> None:
 
 def leaderboard(cat, reports: Path) -> None:
     st.header("Leaderboard")
-    loaded = _load(cat)
-    if loaded is None:
+    paths = _paths(cat)
+    if paths is None:
         return
-    paths = _selected(cat)
     by = st.radio("Columns", ["category", "suite"], horizontal=True, key="lb_by")
-    long, (text, best) = data.derived(paths, "leaderboard", by)
+    got = _read(data.derived, paths, "leaderboard", by)
+    if got is None:
+        return
+    long, (text, best) = got
     if long.empty:
         st.info("The selected runs hold no responses.")
         return
@@ -86,21 +94,24 @@ def leaderboard(cat, reports: Path) -> None:
         lines.append(f"best {by} {key}: " + ", ".join(f"{w} {p:.0%}" for w, p in zip(top["who"], top["pass_rate"])))
     st.text("\n".join(lines))
     st.subheader("Cost and speed")
-    cs = data.derived(paths, "cost")
-    st.dataframe(cs.round(1), hide_index=True, width="stretch", key="cost_table")
+    cs = _read(data.derived, paths, "cost")
+    if cs is not None:
+        st.dataframe(cs.round(1), hide_index=True, width="stretch", key="cost_table")
 
 
 def right_size(cat, reports: Path) -> None:
     st.header("Right-size")
-    loaded = _load(cat)
-    if loaded is None:
+    paths = _paths(cat)
+    if paths is None:
         return
     c1, c2, c3, c4 = st.columns(4)
     scope = c1.selectbox("Per", list(sizing.SCOPES), key="rs_scope")
     cost = c2.selectbox("Cost axis", list(sizing.COSTS), format_func=sizing.COSTS.get, key="rs_cost")
     bar = c3.number_input("Bar (pass rate)", 0.0, 1.0, 0.9, 0.05, key="rs_bar")
     conservative = c4.checkbox("Use CI lower bound", key="rs_cons")
-    qc = data.derived(_selected(cat), "quality_cost", scope, cost)
+    qc = _read(data.derived, paths, "quality_cost", scope, cost)
+    if qc is None:
+        return
     if qc.empty:
         st.info("The selected runs hold no responses.")
         return
@@ -147,13 +158,9 @@ def _nav(n: int, signature: str) -> int:
 
 def side_by_side(cat, reports: Path) -> None:
     st.header("Side by side")
-    if _load(cat) is None:
-        return
-    paths = _selected(cat)
-    try:
-        cd = data.case_data(paths)
-    except Exception as e:  # noqa: BLE001
-        st.error(f"Could not read the selected runs: {type(e).__name__}: {e}")
+    paths = _paths(cat)
+    cd = None if paths is None else _read(data.case_data, paths)
+    if cd is None:
         return
     whos = sorted(cd.responses["who"].unique())
     all_tags = sorted({t for ts in cd.responses["tags"] for t in (ts if ts is not None else [])})

@@ -20,12 +20,13 @@ def response_verdicts(responses: pd.DataFrame, scores: pd.DataFrame) -> pd.DataF
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    cols = {"response_id": scores["response_id"], "passed": scores["passed"], "score": scores["score"],
-            "metric_only": scores["metric_only"]}
+    types = {"response_id": pa.string(), "passed": pa.bool_(), "score": pa.float64(), "metric_only": pa.bool_()}
+    cols = {k: scores[k] for k in types}
     judged = "judge_input_tokens" in scores.columns and "judge_output_tokens" in scores.columns
     if judged:
+        types["judge_tokens"] = pa.float64()
         cols["judge_tokens"] = scores["judge_input_tokens"].fillna(0) + scores["judge_output_tokens"].fillna(0)
-    t = pa.table({k: pa.array(v, from_pandas=True) for k, v in cols.items()})
+    t = pa.table({k: pa.array(v, type=types[k], from_pandas=True) for k, v in cols.items()})
     gating = pc.invert(pc.fill_null(t["metric_only"], False))
     t = t.append_column("g_passed", pc.or_kleene(t["passed"], pc.invert(gating)))  # metric-only rows never fail
     t = t.append_column("g_score", pc.if_else(gating, t["score"], pa.scalar(None, pa.float64())))
@@ -34,20 +35,18 @@ def response_verdicts(responses: pd.DataFrame, scores: pd.DataFrame) -> pd.DataF
     if judged:
         aggs.append(("judge_tokens", "sum"))
     agg = t.group_by("response_id").aggregate(aggs).to_pandas().set_index("response_id")
-    idx = agg.index.get_indexer(responses["response_id"])
-    found = idx >= 0
-
-    def pick(col, fill):
-        vals = agg[col].to_numpy()[idx.clip(min=0)]
-        return pd.Series(vals, index=responses.index).where(found, fill)
+    # One row of aggregates per response, in the responses' order; NaN where a response has no scores.
+    per = agg.reindex(responses["response_id"].to_numpy())
+    per.index = responses.index
 
     out = responses.copy()
-    has_gating = pick("g_n_sum", 0) > 0
-    out["passed"] = pick("g_passed_all", True).where(has_gating, True).astype(bool) & out["error"].isna()
-    out["score"] = pick("g_score_mean", float("nan")).where(has_gating).astype("float64")
-    out["score"] = out["score"].fillna(pick("score_mean", float("nan")).astype("float64")).fillna(0.0)
+    has_gating = per["g_n_sum"].fillna(0) > 0
+    passed = per["g_passed_all"].astype("boolean").fillna(True)
+    out["passed"] = (passed | ~has_gating).astype(bool) & out["error"].isna()
+    score = per["g_score_mean"].astype("float64").where(has_gating)
+    out["score"] = score.fillna(per["score_mean"].astype("float64")).fillna(0.0)
     if judged:
-        out["judge_tokens"] = pick("judge_tokens_sum", 0).fillna(0).astype("int64")
+        out["judge_tokens"] = per["judge_tokens_sum"].fillna(0).astype("int64")
     return out
 
 

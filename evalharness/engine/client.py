@@ -190,8 +190,7 @@ class ChatClient:
         raise _Fatal(f"HTTP {status}: {snippet}")
 
     async def _once(self, body: dict[str, Any]) -> Completion:
-        async with self._http().post(self._base + "chat/completions", data=json.dumps(body),
-                                     headers={"Content-Type": "application/json"}) as r:
+        async with self._http().post(self._base + "chat/completions", data=json.dumps(body)) as r:
             raw = await r.read()
             text = raw.decode("utf-8", "replace")
             self._check_status(r.status, r.headers, text)
@@ -221,8 +220,7 @@ class ChatClient:
 
     async def _stream_once(self, body: dict[str, Any], t0: float) -> Completion:
         payload = {**body, "stream": True}
-        async with self._http().post(self._base + "chat/completions", data=json.dumps(payload),
-                                     headers={"Content-Type": "application/json"}) as r:
+        async with self._http().post(self._base + "chat/completions", data=json.dumps(payload)) as r:
             if r.status != 200:
                 text = (await r.read()).decode("utf-8", "replace")
                 self._check_status(r.status, r.headers, text)

@@ -626,6 +626,7 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     Writes a new run folder: the same responses, new scores, gates from the suites given (default:
     the suites the run recorded)."""
     import json
+    from types import SimpleNamespace
 
     import pyarrow.parquet as pq
 
@@ -668,36 +669,42 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
         services = _judge_services(judge_rts, judge_configs, cache, load_baseline(opts.baseline), _NoTargets()) \
             if judge_rts else None
 
+        async def rescore_one(resp: dict) -> bool:
+            """Score one stored response; False when its case is not in the suites given."""
+            row = SimpleNamespace(**resp)
+            hit = lookup.get((row.suite, row.case_id))
+            if hit is None:
+                return False
+            suite, lc = hit
+            case = lc.case
+            sample = Sample(
+                case_id=case.id, output=row.output or "", expected=case.expected, context=case.context,
+                messages=json.loads(row.messages) if row.messages else None,
+                tool_calls=json.loads(row.tool_calls) if isinstance(row.tool_calls, str) else None,
+                tools=case.tools if case.tools is not None else suite.suite.tools,
+                expected_tool_calls=None if case.expected_tool_calls is None
+                else [c.model_dump() for c in case.expected_tool_calls],
+                finish_reason=row.finish_reason, latency_ms=row.latency_ms,
+                output_tokens=row.output_tokens,
+                metadata=case.metadata, suite=suite.name, services=services)
+            error = row.error if isinstance(row.error, str) else None
+            scored = await score_all(lc.scorers, sample, error)
+            writer.add({**resp, "run_id": run_id},
+                       [{"run_id": run_id, "response_id": row.response_id, "suite": row.suite,
+                         "case_id": row.case_id, "target": row.target, "scorer": b.name, "score": sc.value,
+                         "passed": sc.passed, "reason": sc.reason, "metric_only": b.metric_only,
+                         **{k: sc.metadata.get(k) for k in JUDGE_COLUMNS}} for b, sc in scored])
+            return True
+
         async def go():
             nonlocal skipped
-            try:
-                from types import SimpleNamespace
+            from evalharness.engine.progress import make_progress
 
-                for resp in responses:
-                    row = SimpleNamespace(**resp)
-                    hit = lookup.get((row.suite, row.case_id))
-                    if hit is None:
-                        skipped += 1
-                        continue
-                    suite, lc = hit
-                    case = lc.case
-                    sample = Sample(
-                        case_id=case.id, output=row.output or "", expected=case.expected, context=case.context,
-                        messages=json.loads(row.messages) if row.messages else None,
-                        tool_calls=json.loads(row.tool_calls) if isinstance(row.tool_calls, str) else None,
-                        tools=case.tools if case.tools is not None else suite.suite.tools,
-                        expected_tool_calls=None if case.expected_tool_calls is None
-                        else [c.model_dump() for c in case.expected_tool_calls],
-                        finish_reason=row.finish_reason, latency_ms=row.latency_ms,
-                        output_tokens=row.output_tokens,
-                        metadata=case.metadata, suite=suite.name, services=services)
-                    error = row.error if isinstance(row.error, str) else None
-                    scored = await score_all(lc.scorers, sample, error)
-                    resp = {**resp, "run_id": run_id}
-                    writer.add(resp, [{"run_id": run_id, "response_id": row.response_id, "suite": row.suite,
-                                       "case_id": row.case_id, "target": row.target, "scorer": b.name, "score": sc.value,
-                                       "passed": sc.passed, "reason": sc.reason, "metric_only": b.metric_only,
-                                       **{k: sc.metadata.get(k) for k in JUDGE_COLUMNS}} for b, sc in scored])
+            try:
+                with make_progress(len(responses), f"rescore {run_id}") as progress:
+                    for resp in responses:
+                        skipped += not await rescore_one(resp)
+                        progress.advance()
             finally:
                 for rt in judge_rts.values():
                     await rt.client.aclose()

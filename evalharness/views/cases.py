@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from evalharness.results.schema import RESPONSES, RESPONSES_FILE, SCORES, SCORES_FILE
-from evalharness.views.tables import VERDICT_RESPONSE_COLUMNS, label_targets, read_columns
+from evalharness.views.tables import VERDICT_RESPONSE_COLUMNS, label_targets, read_many
 
 CASE_RESPONSE_COLUMNS = VERDICT_RESPONSE_COLUMNS + ["messages", "output", "tool_calls", "finish_reason"]
 CASE_SCORE_COLUMNS = ["response_id", "scorer", "score", "passed", "reason", "metric_only", "verdict",
@@ -27,10 +27,8 @@ class CaseData:
 def load_cases(run_dirs: list[Path]) -> CaseData:
     from evalharness.gate import response_verdicts
 
-    rs = [read_columns(Path(d) / RESPONSES_FILE, CASE_RESPONSE_COLUMNS, RESPONSES) for d in run_dirs]
-    ss = [read_columns(Path(d) / SCORES_FILE, CASE_SCORE_COLUMNS, SCORES) for d in run_dirs]
-    responses = pd.concat(rs, ignore_index=True)
-    scores = pd.concat(ss, ignore_index=True)
+    responses = read_many(run_dirs, RESPONSES_FILE, CASE_RESPONSE_COLUMNS, RESPONSES)
+    scores = read_many(run_dirs, SCORES_FILE, CASE_SCORE_COLUMNS, SCORES)
     verdicts = response_verdicts(responses, scores)
     return CaseData(label_targets(verdicts, len(run_dirs)), scores)
 

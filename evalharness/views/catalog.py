@@ -82,12 +82,13 @@ def read_run(run_dir: Path) -> dict:
     return row
 
 
-def discover(reports: Path) -> Catalog:
-    """Every run directory (one holding run.json) directly under `reports`, newest first."""
+def discover(reports: Path, read=read_run) -> Catalog:
+    """Every run directory (one holding run.json) directly under `reports`, newest first. `read` makes
+    one row per run (the UI passes a cached `read_run`)."""
     reports = Path(reports)
     if not reports.is_dir():
         return Catalog(pd.DataFrame(columns=RUN_COLUMNS), [f"{reports} does not exist"])
-    rows = [read_run(p.parent) for p in sorted(reports.glob(f"*/{MANIFEST_FILE}"))]
+    rows = [read(p.parent) for p in sorted(reports.glob(f"*/{MANIFEST_FILE}"))]
     df = pd.DataFrame(rows, columns=RUN_COLUMNS)
     df["started_at"] = pd.to_datetime(df["started_at"], errors="coerce", utc=True)
     df["readable"] = df["readable"].astype(bool)

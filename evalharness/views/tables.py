@@ -20,19 +20,6 @@ VERDICT_SCORE_COLUMNS = ["response_id", "scorer", "score", "passed", "metric_onl
                          "judge_output_tokens"]
 
 
-def read_columns(path: Path, columns: list[str], schema) -> pd.DataFrame:
-    """Read only `columns`; a column an older schema lacks comes back as nulls of the current type."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    present = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[c for c in columns if c in present])
-    for c in columns:
-        if c not in present:
-            table = table.append_column(c, pa.nulls(len(table), schema.field(c).type))
-    return table.select(columns).to_pandas()
-
-
 def label_targets(df: pd.DataFrame, n_runs: int) -> pd.DataFrame:
     """`who`: the column a row belongs to. With several runs the same target name may appear in each, so
     the run id is added ("small @ 2026-11-22T03-51-22Z-ab12cd")."""
@@ -58,13 +45,6 @@ def load_verdicts(run_dirs: list[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = read_many(run_dirs, SCORES_FILE, VERDICT_SCORE_COLUMNS, SCORES)
     verdicts = response_verdicts(responses, scores)
     return label_targets(verdicts, len(run_dirs)), scores
-
-
-def rate_cell(passes: int, n: int) -> dict:
-    from evalharness.stats import wilson
-
-    lo, hi = wilson(passes, n) if n else (float("nan"), float("nan"))
-    return {"pass_rate": passes / n if n else float("nan"), "ci_low": lo, "ci_high": hi, "n": n}
 
 
 def leaderboard(verdicts: pd.DataFrame, by: str = "category") -> pd.DataFrame:
@@ -147,8 +127,8 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> list[dict]:
         manifest = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
     if isinstance(manifest.get("summary"), list):
         return manifest["summary"]
-    r = read_columns(Path(run_dir) / RESPONSES_FILE, VERDICT_RESPONSE_COLUMNS, RESPONSES)
-    s = read_columns(Path(run_dir) / SCORES_FILE, VERDICT_SCORE_COLUMNS, SCORES)
+    r = read_many([run_dir], RESPONSES_FILE, VERDICT_RESPONSE_COLUMNS, RESPONSES)
+    s = read_many([run_dir], SCORES_FILE, VERDICT_SCORE_COLUMNS, SCORES)
     return summary_records(summarize(response_verdicts(r, s)))
 
 
