@@ -26,6 +26,10 @@ MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 120.0
 
 
+# Idle pooled connections are closed after this many seconds (servers commonly allow 5).
+KEEPALIVE_S = 4.0
+
+
 @dataclass(slots=True)
 class Completion:
     output: str = ""
@@ -114,8 +118,10 @@ class ChatClient:
     def _http(self) -> aiohttp.ClientSession:
         """The pooled session, created inside the running event loop on first use."""
         if self._session is None or self._session.closed:
+            # keepalive_timeout below uvicorn's 5 s (llama-cpp-python, vLLM): an idle connection is
+            # dropped here before the server closes it, so no request races a closing socket.
             connector = aiohttp.TCPConnector(limit=self._concurrency, limit_per_host=self._concurrency,
-                                             ttl_dns_cache=300)
+                                             ttl_dns_cache=300, keepalive_timeout=KEEPALIVE_S)
             # trust_env=False: never route loopback traffic through a proxy from the environment
             self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout,
                                                   connector=connector, trust_env=False, auto_decompress=True)

@@ -28,6 +28,9 @@ from evalharness.guard.policy import LoadedPolicy, Rail
 from evalharness.results.writer import _write_atomic
 from evalharness.scorers.safety import detect_refusal
 
+SERVER_KEEPALIVE_S = 65  # idle downstream connections (see serve())
+UPSTREAM_KEEPALIVE_S = 4.0  # below the upstream's (uvicorn's 5 s), so the guard drops first
+
 LOG_SCHEMA = pa.schema([
     ("time", pa.timestamp("ms", tz="UTC")), ("request_id", pa.string()), ("request_hash", pa.string()),
     ("stage", pa.string()), ("rail", pa.string()), ("action", pa.string()), ("outcome", pa.string()),
@@ -97,7 +100,8 @@ def create_app(upstream: str, loaded: LoadedPolicy):
         if "c" not in state:
             state["c"] = httpx.AsyncClient(base_url=upstream.rstrip("/") + "/", trust_env=False,
                                            timeout=httpx.Timeout(policy.timeout_s, connect=10.0),
-                                           limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
+                                           limits=httpx.Limits(max_connections=256, max_keepalive_connections=256,
+                                                               keepalive_expiry=UPSTREAM_KEEPALIVE_S))
         return state["c"]
 
     def upstream_headers(request: Request) -> dict[str, str]:
@@ -291,4 +295,6 @@ def serve(upstream: str, policy_path: str, host: str = "127.0.0.1", port: int = 
         loaded = LoadedPolicy(loaded.policy.model_copy(update={"log_dir": log_dir}), loaded.input_rails, loaded.output_rails)
     app = create_app(upstream, loaded)
     print(f"guard on http://{host}:{port}/v1 -> {upstream}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # Clients pool connections (httpx and Node keep them 5 s, aiohttp 15 s). The guard keeps an idle
+    # connection longer than they do, so a client never sends a request on a socket the guard is closing.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, timeout_keep_alive=SERVER_KEEPALIVE_S)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pandas as pd
@@ -42,7 +43,8 @@ class Guard:
         env = {**os.environ, "GUARD_TEST_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
         self.proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "guard", "--upstream", upstream,
                                       "--policy", str(policy_path), "--port", str(self.port), "--log-dir", str(log_dir)],
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                     env=env, stdout=open(Path(log_dir).parent / "guard.out", "wb"), stderr=subprocess.STDOUT)
+        self.out = Path(log_dir).parent / "guard.out"
         self.url = f"http://127.0.0.1:{self.port}/v1"
         for _ in range(100):
             try:
@@ -50,7 +52,7 @@ class Guard:
                 return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError(self.proc.stdout.read1().decode())
+        raise RuntimeError(self.out.read_text())
 
     def chat(self, content: str, headers=AUTH, **extra):
         body = {"model": "m", "messages": [{"role": "user", "content": content}], **extra}
