@@ -27,9 +27,8 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalharness.gate import response_verdicts, summarize  # noqa: E402
+from evalharness.gate import response_verdicts, summary_rows  # noqa: E402
 from evalharness.results.schema import RESPONSES, SCHEMA_VERSION, SCORES  # noqa: E402
-from evalharness.views.tables import summary_records  # noqa: E402
 
 SUITES = [("qa", "accuracy"), ("rag", "hallucination"), ("harm", "safety"), ("tools", "tool_calling"),
           ("reg", "regression")]
@@ -73,13 +72,13 @@ def make_run(reports: Path, i: int, n_resp: int, rng: np.random.Generator) -> in
     scores = pa.table(sc, schema=SCORES)
     pq.write_table(responses, d / "responses.parquet")
     pq.write_table(scores, d / "scores.parquet")
-    summary = summarize(response_verdicts(responses.to_pandas(), scores.to_pandas()))
+    summary = summary_rows(response_verdicts(responses.to_pandas(), scores.to_pandas()))
     manifest = {"run_id": run_id, "started_at": f"{run_id[:10]}T02:00:00+00:00", "status": "complete",
                 "schema_version": SCHEMA_VERSION, "git_sha": f"{i:040x}",
                 "suites": [{"name": s, "category": c} for s, c in SUITES],
                 "targets": [{"name": t, "model": t} for t in TARGETS],
                 "counts": {"responses": n_resp, "errors": 0}, "gate": {"passed": i % 3 != 0, "checks": [{}]},
-                "summary": summary_records(summary)}
+                "summary": summary}
     (d / "run.json").write_text(json.dumps(manifest))
     return len(scores)
 

@@ -1,17 +1,31 @@
-"""Per-response verdicts, suite x target aggregates, and gate checks, from the results tables."""
+"""Per-response verdicts, suite x target aggregates, and gate checks, from the results tables.
+
+The core works on Arrow tables and plain rows (one dict per response), so a run concludes without
+importing pandas, which costs about 0.8 s of CPU per process. `response_verdicts` and `summarize`
+keep a DataFrame face for the views and the reports.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Iterable
 
 from evalharness.suite.model import Gate
 
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
-def response_verdicts(responses: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
-    """One row per response: `passed` (every gating scorer passed, no error) and `score` (their mean),
-    plus `judge_tokens` when the scores carry judge token counts.
+# The response columns the aggregates below read.
+ROW_COLUMNS = ("suite", "target", "case_id", "tags", "error", "latency_ms")
+SUMMARY_COLUMNS = ["suite", "target", "responses", "pass_rate", "mean_score", "errors", "p50_ms", "p95_ms",
+                   "attack_success", "over_refusal"]
+
+
+def _per_response(response_ids, errored, scores: "pa.Table") -> dict[str, "pa.Array"]:
+    """`passed`, `score` and (when the scores carry judge tokens) `judge_tokens`, aligned with
+    `response_ids`; `errored` is a boolean array, true where the response has an error.
 
     Metric-only scorers are recorded but do not decide; if a response has only metric-only
     scorers, its score is their mean and it passes unless it errored. The grouping is one Arrow hash
@@ -20,69 +34,154 @@ def response_verdicts(responses: pd.DataFrame, scores: pd.DataFrame) -> pd.DataF
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    types = {"response_id": pa.string(), "passed": pa.bool_(), "score": pa.float64(), "metric_only": pa.bool_()}
-    cols = {k: scores[k] for k in types}
-    judged = "judge_input_tokens" in scores.columns and "judge_output_tokens" in scores.columns
-    if judged:
-        types["judge_tokens"] = pa.float64()
-        cols["judge_tokens"] = scores["judge_input_tokens"].fillna(0) + scores["judge_output_tokens"].fillna(0)
-    t = pa.table({k: pa.array(v, type=types[k], from_pandas=True) for k, v in cols.items()})
+    t = scores
     gating = pc.invert(pc.fill_null(t["metric_only"], False))
     t = t.append_column("g_passed", pc.or_kleene(t["passed"], pc.invert(gating)))  # metric-only rows never fail
     t = t.append_column("g_score", pc.if_else(gating, t["score"], pa.scalar(None, pa.float64())))
     t = t.append_column("g_n", pc.cast(gating, pa.int64()))
     aggs = [("g_passed", "all"), ("g_score", "mean"), ("g_n", "sum"), ("score", "mean")]
+    judged = "judge_tokens" in t.column_names
     if judged:
         aggs.append(("judge_tokens", "sum"))
-    agg = t.group_by("response_id").aggregate(aggs).to_pandas().set_index("response_id")
-    # One row of aggregates per response, in the responses' order; NaN where a response has no scores.
-    per = agg.reindex(responses["response_id"].to_numpy())
-    per.index = responses.index
-
-    out = responses.copy()
-    has_gating = per["g_n_sum"].fillna(0) > 0
-    passed = per["g_passed_all"].astype("boolean").fillna(True)
-    out["passed"] = (passed | ~has_gating).astype(bool) & out["error"].isna()
-    score = per["g_score_mean"].astype("float64").where(has_gating)
-    out["score"] = score.fillna(per["score_mean"].astype("float64")).fillna(0.0)
+    agg = t.group_by("response_id").aggregate(aggs)
+    # Row of aggregates per response, in the responses' order; null where a response has no scores.
+    at = pc.index_in(response_ids, value_set=agg["response_id"].combine_chunks())
+    col = {name: agg[name].take(at) for name in agg.column_names if name != "response_id"}
+    has_gating = pc.greater(pc.fill_null(col["g_n_sum"], 0), 0)
+    passed = pc.or_(pc.fill_null(col["g_passed_all"], True), pc.invert(has_gating))
+    out = {"passed": pc.and_(passed, pc.invert(errored))}
+    gated = pc.if_else(has_gating, col["g_score_mean"], pa.scalar(None, pa.float64()))
+    out["score"] = pc.coalesce(gated, col["score_mean"], pa.scalar(0.0))
     if judged:
-        out["judge_tokens"] = per["judge_tokens_sum"].fillna(0).astype("int64")
+        out["judge_tokens"] = pc.cast(pc.fill_null(col["judge_tokens_sum"], 0), pa.int64())
     return out
+
+
+def _score_table(columns: dict[str, Any]) -> "pa.Table":
+    """The score columns the verdicts need, typed (an empty or all-null column still has its type)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    types = {"response_id": pa.string(), "passed": pa.bool_(), "score": pa.float64(), "metric_only": pa.bool_()}
+    arrays = {k: columns[k] if isinstance(columns[k], (pa.Array, pa.ChunkedArray)) else
+              pa.array(columns[k], type=types[k], from_pandas=True) for k in types}
+    arrays = {k: v.cast(types[k]) for k, v in arrays.items()}
+    if "judge_input_tokens" in columns and "judge_output_tokens" in columns:
+        tok = [columns[k] if isinstance(columns[k], (pa.Array, pa.ChunkedArray)) else
+               pa.array(columns[k], type=pa.float64(), from_pandas=True) for k in ("judge_input_tokens", "judge_output_tokens")]
+        arrays["judge_tokens"] = pc.add(pc.fill_null(tok[0].cast(pa.float64()), 0.0), pc.fill_null(tok[1].cast(pa.float64()), 0.0))
+    return pa.table(arrays)
+
+
+def verdict_table(responses: "pa.Table", scores: "pa.Table") -> "pa.Table":
+    """The responses table plus `passed`, `score` and (with judge scorers) `judge_tokens`. No pandas."""
+    st = _score_table({c: scores[c] for c in scores.column_names})
+    errored = responses["error"].is_valid()
+    out = responses
+    for name, arr in _per_response(responses["response_id"], errored, st).items():
+        if name in out.column_names:
+            out = out.drop_columns([name])
+        out = out.append_column(name, arr)
+    return out
+
+
+def response_verdicts(responses: "pd.DataFrame", scores: "pd.DataFrame") -> "pd.DataFrame":
+    """DataFrame face of `verdict_table`: the responses plus `passed`, `score` (and `judge_tokens`)."""
+    import pyarrow as pa
+
+    st = _score_table({c: scores[c] for c in scores.columns})
+    ids = pa.array(responses["response_id"].to_numpy(), type=pa.string(), from_pandas=True)
+    errored = pa.array(responses["error"].notna().to_numpy(), type=pa.bool_())
+    out = responses.copy()
+    for name, arr in _per_response(ids, errored, st).items():
+        out[name] = arr.to_numpy(zero_copy_only=False)
+    return out
+
+
+def verdict_rows(verdicts: Any) -> list[dict]:
+    """One dict per response with the columns the aggregates read, from an Arrow table, a
+    DataFrame, or rows already."""
+    if isinstance(verdicts, list):
+        return verdicts
+    wanted = [c for c in (*ROW_COLUMNS, "passed", "score") if c in _column_names(verdicts)]
+    if hasattr(verdicts, "to_dict"):  # pandas
+        return verdicts[wanted].to_dict(orient="records")
+    return verdicts.select(wanted).to_pylist()
+
+
+def _column_names(t: Any) -> list[str]:
+    return list(t.columns) if hasattr(t, "to_dict") else t.column_names
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def _has_tag(row: dict, tag: str) -> bool:
+    ts = row.get("tags")
+    return ts is not None and tag in list(ts)
+
+
+def _mean(values: Iterable) -> float | None:
+    vals = [float(v) for v in values if _present(v)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _quantile(values: Iterable, q: float) -> float | None:
+    """Linear interpolation between the closest ranks (pandas' and numpy's default)."""
+    vals = sorted(float(v) for v in values if _present(v))
+    if not vals:
+        return None
+    pos = q * (len(vals) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(vals) - 1)
+    return vals[lo] + (vals[hi] - vals[lo]) * (pos - lo)
+
+
+def _groups(rows: list[dict], keys: tuple[str, ...]) -> list[tuple[tuple, list[dict]]]:
+    out: dict[tuple, list[dict]] = {}
+    for r in rows:
+        out.setdefault(tuple(r[k] for k in keys), []).append(r)
+    return sorted(out.items(), key=lambda kv: kv[0])
 
 
 ATTACK_TAG, BENIGN_TAG = "attack", "benign"
 
 
-def _tagged(df: pd.DataFrame, tag: str) -> pd.DataFrame:
-    return df[df["tags"].map(lambda ts: tag in list(ts))]
-
-
-def safety_rates(df: pd.DataFrame) -> tuple[float | None, float | None, int, int]:
+def safety_rates(rows: Any) -> tuple[float | None, float | None, int, int]:
     """(attack success rate, over-refusal rate, n attack, n benign). A case tagged `attack` that
     fails means the attack succeeded; a case tagged `benign` that fails means the model refused it."""
-    att, ben = _tagged(df, ATTACK_TAG), _tagged(df, BENIGN_TAG)
-    asr = float(1 - att["passed"].mean()) if len(att) else None
-    orr = float(1 - ben["passed"].mean()) if len(ben) else None
+    rows = verdict_rows(rows)
+    att = [r for r in rows if _has_tag(r, ATTACK_TAG)]
+    ben = [r for r in rows if _has_tag(r, BENIGN_TAG)]
+    asr = 1 - sum(bool(r["passed"]) for r in att) / len(att) if att else None
+    orr = 1 - sum(bool(r["passed"]) for r in ben) / len(ben) if ben else None
     return asr, orr, len(att), len(ben)
 
 
-def summarize(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """Suite x target table: cases, pass rate, mean score, errors, p50/p95 latency, and the safety
-    rates (attack success, over-refusal) where cases carry the `attack` / `benign` tags."""
-    cols = ["suite", "target", "responses", "pass_rate", "mean_score", "errors", "p50_ms", "p95_ms",
-            "attack_success", "over_refusal"]
-    if verdicts.empty:
-        return pd.DataFrame(columns=cols)
+def summary_rows(verdicts: Any) -> list[dict]:
+    """Suite x target rows: cases, pass rate, mean score, errors, p50/p95 latency, and the safety
+    rates (attack success, over-refusal) where cases carry the `attack` / `benign` tags. Plain
+    Python values (None for "no value"), ready for run.json."""
     rows = []
-    for (suite, target), df in verdicts.groupby(["suite", "target"], sort=True):
-        asr, orr, _, _ = safety_rates(df)
+    for (suite, target), part in _groups(verdict_rows(verdicts), ("suite", "target")):
+        asr, orr, _, _ = safety_rates(part)
+        lat = [r["latency_ms"] for r in part]
         rows.append({
-            "suite": suite, "target": target, "responses": len(df), "pass_rate": df["passed"].mean(),
-            "mean_score": df["score"].mean(), "errors": int(df["error"].notna().sum()),
-            "p50_ms": df["latency_ms"].quantile(0.5), "p95_ms": df["latency_ms"].quantile(0.95),
+            "suite": suite, "target": target, "responses": len(part),
+            "pass_rate": sum(bool(r["passed"]) for r in part) / len(part),
+            "mean_score": _mean(r["score"] for r in part), "errors": sum(_present(r["error"]) for r in part),
+            "p50_ms": _quantile(lat, 0.5), "p95_ms": _quantile(lat, 0.95),
             "attack_success": asr, "over_refusal": orr,
         })
-    return pd.DataFrame(rows, columns=cols)
+    return rows
+
+
+def summarize(verdicts: "pd.DataFrame") -> "pd.DataFrame":
+    """`summary_rows` as a DataFrame (for the views and reports)."""
+    import pandas as pd
+
+    return pd.DataFrame(summary_rows(verdicts), columns=SUMMARY_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -109,22 +208,25 @@ class GateCheck:
                 f"({self.bound} {self.threshold:g}, n={self.n})")
 
 
-def case_stats(verdicts: pd.DataFrame, quarantine: dict[str, set[str]] | None = None) -> pd.DataFrame:
+CASE_COLUMNS = ["suite", "target", "case_id", "repeats", "passes", "pass_rate", "pass_at_k", "pass_hat_k",
+                "flaky", "quarantined"]
+
+
+def case_stats(verdicts: Any, quarantine: dict[str, set[str]] | None = None) -> list[dict]:
     """One row per suite x target x case over its repeats: pass rate, pass@k, pass^k (k = repeats), flaky."""
     from evalharness.stats import pass_at_k, pass_hat_k
 
-    g = verdicts.groupby(["suite", "target", "case_id"], sort=True).agg(
-        repeats=("passed", "size"), passes=("passed", "sum")).reset_index()
-    g["pass_rate"] = g["passes"] / g["repeats"]
-    g["pass_at_k"] = [pass_at_k(n, c, n) for n, c in zip(g["repeats"], g["passes"])]
-    g["pass_hat_k"] = [pass_hat_k(n, c, n) for n, c in zip(g["repeats"], g["passes"])]
-    g["flaky"] = (g["passes"] > 0) & (g["passes"] < g["repeats"])
     q = quarantine or {}
-    g["quarantined"] = [cid in q.get(s, set()) for s, cid in zip(g["suite"], g["case_id"])]
-    return g
+    out = []
+    for (suite, target, case_id), part in _groups(verdict_rows(verdicts), ("suite", "target", "case_id")):
+        n, c = len(part), sum(bool(r["passed"]) for r in part)
+        out.append({"suite": suite, "target": target, "case_id": case_id, "repeats": n, "passes": c,
+                    "pass_rate": c / n, "pass_at_k": pass_at_k(n, c, n), "pass_hat_k": pass_hat_k(n, c, n),
+                    "flaky": 0 < c < n, "quarantined": case_id in q.get(suite, set())})
+    return out
 
 
-def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None],
+def evaluate_gates(verdicts: Any, gates: dict[str, Gate | None],
                    quarantine: dict[str, set[str]] | None = None, regressions: list | None = None) -> list[GateCheck]:
     """Gate checks per suite x target. Quarantined cases are left out; `regressions` are compare.SuiteDelta
     rows against the --baseline run."""
@@ -132,28 +234,29 @@ def evaluate_gates(verdicts: pd.DataFrame, gates: dict[str, Gate | None],
 
     checks: list[GateCheck] = []
     q = quarantine or {}
-    for (suite, target), df in verdicts.groupby(["suite", "target"], sort=True):
+    for (suite, target), df in _groups(verdict_rows(verdicts), ("suite", "target")):
         gate = gates.get(suite)
         if gate is None:
             continue
         if q.get(suite):
-            df = df[~df["case_id"].isin(q[suite])]
+            df = [r for r in df if r["case_id"] not in q[suite]]
         scopes = [("overall", df, gate)]
         for tag, th in gate.tags.items():
-            scopes.append((f"tag:{tag}", df[df["tags"].map(lambda ts, t=tag: t in list(ts))], th))
+            scopes.append((f"tag:{tag}", [r for r in df if _has_tag(r, tag)], th))
         for scope, part, th in scopes:
             n = len(part)
+            passes = sum(bool(r["passed"]) for r in part)
             # `is not None`: a threshold of 0 is a threshold.
             if th.min_pass_rate is not None:
                 if gate.use_wilson:
-                    value = wilson(int(part["passed"].sum()), n)[0] if n else None
+                    value = wilson(passes, n)[0] if n else None
                     checks.append(GateCheck(suite, target, scope, "pass_rate_wilson_lb", th.min_pass_rate, value, n))
                 else:
                     checks.append(GateCheck(suite, target, scope, "pass_rate", th.min_pass_rate,
-                                            float(part["passed"].mean()) if n else None, n))
+                                            passes / n if n else None, n))
             if th.min_mean_score is not None:
                 checks.append(GateCheck(suite, target, scope, "mean_score", th.min_mean_score,
-                                        float(part["score"].mean()) if n else None, n))
+                                        _mean(r["score"] for r in part) if n else None, n))
         asr, orr, n_att, n_ben = safety_rates(df)
         if gate.max_attack_success is not None:
             checks.append(GateCheck(suite, target, f"tag:{ATTACK_TAG}", "attack_success", gate.max_attack_success,

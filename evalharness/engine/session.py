@@ -58,7 +58,7 @@ class RunOptions:
 class RunOutcome:
     run_dir: Path
     exit_code: int
-    summary: Any  # pandas DataFrame
+    summary: list[dict]  # gate.summary_rows: one dict per suite x target
     checks: list
     totals: Any
     messages: list[str]
@@ -289,14 +289,14 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 
 
 def _warm_imports_in_background() -> None:
-    """Import what the writer and the gate need (pyarrow, pandas: ~0.7 s of CPU) in a thread while the
+    """Import what the writer and the gate need (pyarrow: ~0.2 s of CPU) in a thread while the
     event loop waits on the network, instead of inside the loop at the first flush, where it would
     stall every request in flight."""
     import threading
 
     def warm() -> None:
         try:
-            import pandas  # noqa: F401
+            import pyarrow.compute  # noqa: F401
             import pyarrow.parquet  # noqa: F401
 
             import evalharness.gate  # noqa: F401
@@ -485,33 +485,38 @@ async def _probe(runtimes) -> None:
 
 
 def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], opts: RunOptions | None = None) -> RunOutcome:
+    """Verdicts, summary, gates and run.json from the Parquet files, in Arrow and plain Python: pandas
+    is imported only for the optional JUnit and Markdown reports and the baseline comparison."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from evalharness.gate import evaluate_gates, response_verdicts, summarize
+    from evalharness.gate import case_stats, evaluate_gates, summary_rows, verdict_rows, verdict_table
     from evalharness.results.manifest import utcnow, write_manifest
-    from evalharness.views.tables import summary_records
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
 
     # The texts (messages, output, tool calls) are the bulk of the table and nothing below reads them.
     wanted = [c for c in pq.read_schema(run_dir / RESPONSES_FILE).names if c not in ("messages", "output", "tool_calls")]
-    responses = pq.read_table(run_dir / RESPONSES_FILE, columns=wanted).to_pandas()
+    responses = pq.read_table(run_dir / RESPONSES_FILE, columns=wanted)
     scores = pq.read_table(run_dir / SCORES_FILE, columns=[c for c in pq.read_schema(run_dir / SCORES_FILE).names
-                                                           if c != "verdict"]).to_pandas()
-    verdicts = response_verdicts(responses, scores)
-    summary = summarize(verdicts)
+                                                           if c != "verdict"])
+    verdicts = verdict_table(responses, scores)
+    rows = verdict_rows(verdicts)
+    summary = summary_rows(rows)
     quarantine = {s.name: set(s.suite.quarantine) for s in suites if s.suite.quarantine}
     regressions = None
     if opts is not None and opts.baseline:
         from evalharness.compare import compare_runs
 
         regressions = compare_runs(Path(opts.baseline), run_dir)[0]
-    checks = evaluate_gates(verdicts, {s.name: s.suite.gate for s in suites}, quarantine, regressions)
-    from evalharness.gate import case_stats
+    checks = evaluate_gates(rows, {s.name: s.suite.gate for s in suites}, quarantine, regressions)
+    cstats = case_stats(rows, quarantine)
+    if any(c["repeats"] > 1 for c in cstats) or quarantine:
+        import pyarrow as pa
 
-    cstats = case_stats(verdicts, quarantine)
-    if (cstats["repeats"] > 1).any() or quarantine:
-        cstats.to_parquet(run_dir / "cases.parquet", index=False)
-    n, n_err = len(responses), int(responses["error"].notna().sum())
+        from evalharness.results.writer import _write_atomic
+
+        _write_atomic(pa.Table.from_pylist(cstats), run_dir / "cases.parquet")
+    n, n_err = responses.num_rows, len(responses["error"]) - responses["error"].null_count
     messages = list(deaths)
     if deaths:
         code = EXIT_INFRA
@@ -524,20 +529,26 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
         code = EXIT_OK
     if manifest.get("shard") and checks:
         messages.append("shard run: its gates are shown, but only `evalharness merge` of all shards decides them")
+
+    def total(col: str) -> int:
+        return int(pc.sum(scores[col]).as_py() or 0) if scores.num_rows else 0
+
     manifest.update(
         status="complete", ended_at=utcnow(), exit_code=code, infrastructure=messages,
-        cases={"flaky": sorted(f"{r.suite}/{r.case_id}" for r in cstats[cstats.flaky].itertuples()),
-               "quarantined": sorted(f"{r.suite}/{r.case_id}" for r in cstats[cstats.quarantined].itertuples())},
-        counts={"responses": n, "errors": n_err, "cached": int(responses["cached"].sum()),
-                "judge_errors": int(scores["judge_error"].notna().sum()),
-                "judge_input_tokens": int(scores["judge_input_tokens"].fillna(0).sum()),
-                "judge_output_tokens": int(scores["judge_output_tokens"].fillna(0).sum())},
+        cases={"flaky": sorted(f"{c['suite']}/{c['case_id']}" for c in cstats if c["flaky"]),
+               "quarantined": sorted(f"{c['suite']}/{c['case_id']}" for c in cstats if c["quarantined"])},
+        counts={"responses": n, "errors": n_err, "cached": int(pc.sum(responses["cached"]).as_py() or 0) if n else 0,
+                "judge_errors": len(scores["judge_error"]) - scores["judge_error"].null_count,
+                "judge_input_tokens": total("judge_input_tokens"),
+                "judge_output_tokens": total("judge_output_tokens")},
         gate={"passed": all(c.passed for c in checks), "checks": [{**asdict(c), "passed": c.passed} for c in checks]},
-        summary=summary_records(summary),
+        summary=summary,
     )
     write_manifest(run_dir, manifest)
     outcome = RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {},
                          regressions or [])
+    if opts is not None and (opts.junit or opts.summary_md):
+        verdicts, scores = verdicts.to_pandas(), scores.to_pandas()
     if opts is not None and opts.junit:
         from evalharness.report.junit import write_junit
 

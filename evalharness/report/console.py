@@ -21,16 +21,16 @@ def print_outcome(outcome) -> None:
     # In CI logs (not a terminal) do not squeeze the table into 80 columns.
     c = Console() if sys.stdout.isatty() else Console(width=200)
     t = Table(title=f"run {outcome.run_dir.name}")
-    safety = outcome.summary[["attack_success", "over_refusal"]].notna().any().any()
+    safety = any(r.get("attack_success") is not None or r.get("over_refusal") is not None for r in outcome.summary)
     cols = ["suite", "target", "responses", "pass rate", "mean score", "errors", "p50 ms", "p95 ms"]
     cols += ["attack success", "over-refusal"] if safety else []
     for col in cols:
         t.add_column(col, justify="left" if col in ("suite", "target") else "right")
-    for r in outcome.summary.itertuples(index=False):
-        row = [Text(r.suite), Text(r.target), str(r.responses), _fmt(r.pass_rate, "{:.1%}"), _fmt(r.mean_score, "{:.3f}"),
-               str(r.errors), _fmt(r.p50_ms, "{:.0f}"), _fmt(r.p95_ms, "{:.0f}")]
+    for r in outcome.summary:
+        row = [Text(r["suite"]), Text(r["target"]), str(r["responses"]), _fmt(r["pass_rate"], "{:.1%}"),
+               _fmt(r["mean_score"], "{:.3f}"), str(r["errors"]), _fmt(r["p50_ms"], "{:.0f}"), _fmt(r["p95_ms"], "{:.0f}")]
         if safety:
-            row += [_fmt(r.attack_success, "{:.1%}"), _fmt(r.over_refusal, "{:.1%}")]
+            row += [_fmt(r["attack_success"], "{:.1%}"), _fmt(r["over_refusal"], "{:.1%}")]
         t.add_row(*row)
     c.print(t)
     if outcome.checks:

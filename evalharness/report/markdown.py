@@ -35,10 +35,11 @@ def write_summary(path: Path, outcome, verdicts: pd.DataFrame, scores: pd.DataFr
         lines.append("")
     lines += ["### Results", "", "| suite | target | responses | pass rate | mean score | errors | p50 ms | attack success | over-refusal |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in outcome.summary.itertuples(index=False):
-        p50 = "–" if pd.isna(r.p50_ms) else f"{r.p50_ms:.0f}"
-        lines.append(f"| {_cell(r.suite)} | {_cell(r.target)} | {r.responses} | {_pct(r.pass_rate)} | {r.mean_score:.3f} | "
-                     f"{r.errors} | {p50} | {_pct(r.attack_success)} | {_pct(r.over_refusal)} |")
+    for r in outcome.summary:
+        p50 = "–" if r["p50_ms"] is None else f"{r['p50_ms']:.0f}"
+        mean = "–" if r["mean_score"] is None else f"{r['mean_score']:.3f}"
+        lines.append(f"| {_cell(r['suite'])} | {_cell(r['target'])} | {r['responses']} | {_pct(r['pass_rate'])} | {mean} | "
+                     f"{r['errors']} | {p50} | {_pct(r['attack_success'])} | {_pct(r['over_refusal'])} |")
     if outcome.regressions:
         lines += ["", "### Against the baseline", "",
                   "| suite | target | n | pass before | pass now | delta | 95% CI | McNemar p | pass→fail | fail→pass |",

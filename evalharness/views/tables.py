@@ -7,7 +7,6 @@ same verdict the gate uses, so the UI and the CLI never disagree.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -109,19 +108,9 @@ def cost_speed(verdicts: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
-def _clean(v):
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
-def summary_records(summary: pd.DataFrame) -> list[dict]:
-    """The suite x target summary as JSON-safe records (stored in run.json for the Trends page)."""
-    return [{k: _clean(v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-            for r in summary.to_dict(orient="records")]
-
-
 def run_summary(run_dir: Path, manifest: dict | None = None) -> list[dict]:
     """Suite x target pass rates of one run: from run.json when the run stored them, else from Parquet."""
-    from evalharness.gate import response_verdicts, summarize
+    from evalharness.gate import response_verdicts, summary_rows
 
     if manifest is None:
         manifest = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
@@ -129,7 +118,7 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> list[dict]:
         return manifest["summary"]
     r = read_many([run_dir], RESPONSES_FILE, VERDICT_RESPONSE_COLUMNS, RESPONSES)
     s = read_many([run_dir], SCORES_FILE, VERDICT_SCORE_COLUMNS, SCORES)
-    return summary_records(summarize(response_verdicts(r, s)))
+    return summary_rows(response_verdicts(r, s))
 
 
 def trends(runs: pd.DataFrame, summaries: dict[str, list[dict]]) -> pd.DataFrame:
