@@ -21,9 +21,31 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 120.0
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON bytes: orjson, or the standard library for what orjson refuses (non-string keys, huge ints)."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, ensure_ascii=False).encode()
+
+
+def _loads(raw: bytes | str, what: str) -> Any:
+    """orjson (strict UTF-8 and JSON); what it refuses, the standard library gets a second look at
+    (invalid UTF-8 replaced, NaN literals, integers beyond 64 bits) before it counts as malformed."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise _Fatal(f"malformed JSON in {what}: {text[:120]!r}") from None
 
 
 # Idle pooled connections are closed after this many seconds (servers commonly allow 5).
@@ -196,14 +218,11 @@ class ChatClient:
         raise _Fatal(f"HTTP {status}: {snippet}")
 
     async def _once(self, body: dict[str, Any]) -> Completion:
-        async with self._http().post(self._base + "chat/completions", data=json.dumps(body)) as r:
+        async with self._http().post(self._base + "chat/completions", data=dumps(body)) as r:
             raw = await r.read()
-            text = raw.decode("utf-8", "replace")
-            self._check_status(r.status, r.headers, text)
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise _Fatal(f"malformed JSON in response: {text[:120]!r}") from None
+            if r.status != 200:
+                self._check_status(r.status, r.headers, raw.decode("utf-8", "replace"))
+        data = _loads(raw, "response")
         if not isinstance(data, dict):
             raise _Fatal("malformed response: not a JSON object")
         choices = data.get("choices")
@@ -226,7 +245,7 @@ class ChatClient:
 
     async def _stream_once(self, body: dict[str, Any], t0: float) -> Completion:
         payload = {**body, "stream": True}
-        async with self._http().post(self._base + "chat/completions", data=json.dumps(payload)) as r:
+        async with self._http().post(self._base + "chat/completions", data=dumps(payload)) as r:
             if r.status != 200:
                 text = (await r.read()).decode("utf-8", "replace")
                 self._check_status(r.status, r.headers, text)
@@ -242,10 +261,7 @@ class ChatClient:
                 if data == "[DONE]":
                     done = True
                     break
-                try:
-                    chunk = json.loads(data)
-                except ValueError:
-                    raise _Fatal(f"malformed JSON in stream chunk: {data[:120]!r}") from None
+                chunk = _loads(data, "stream chunk")
                 usage = chunk.get("usage")
                 if usage:
                     c.input_tokens = usage.get("prompt_tokens")

@@ -7,13 +7,12 @@ memory stays flat however many cases there are, and one pooled HTTP client.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from evalharness.engine.agent import run_agent
 from evalharness.engine.cache import ResponseCache, cached_complete
-from evalharness.engine.client import ChatClient, Completion
+from evalharness.engine.client import ChatClient, Completion, dumps
 from evalharness.results.schema import JUDGE_COLUMNS
 from evalharness.scorers.base import Sample, Score
 from evalharness.scorers.bind import BoundScorer
@@ -216,8 +215,8 @@ class Runner:
             "run_id": self.run_id, "response_id": rid, "suite": suite.name, "category": suite.category,
             "case_id": case.id, "target": target.name,
             "model": RECORDED if target.client is None else target.model,
-            "repeat": repeat, "messages": json.dumps(messages, ensure_ascii=False), "output": comp.output,
-            "tool_calls": json.dumps(comp.tool_calls, ensure_ascii=False) if comp.tool_calls else None,
+            "repeat": repeat, "messages": dumps(messages).decode(), "output": comp.output,
+            "tool_calls": dumps(comp.tool_calls).decode() if comp.tool_calls else None,
             "finish_reason": comp.finish_reason, "latency_ms": comp.latency_ms, "ttft_ms": comp.ttft_ms,
             "input_tokens": comp.input_tokens, "output_tokens": comp.output_tokens, "error": comp.error,
             "cached": comp.cached, "tags": list(dict.fromkeys(suite.suite.tags + case.tags)),
