@@ -516,8 +516,10 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
 
         regressions = compare_runs(Path(opts.baseline), run_dir)[0]
     checks = evaluate_gates(rows, {s.name: s.suite.gate for s in suites}, quarantine, regressions)
-    cstats = case_stats(rows, quarantine)
-    if any(c["repeats"] > 1 for c in cstats) or quarantine:
+    # Per-case stats say something only with repeats (flaky, pass@k) or a quarantine.
+    repeated = responses.num_rows > 0 and (pc.max(responses["repeat"]).as_py() or 0) > 0
+    cstats = case_stats(rows, quarantine) if repeated or quarantine else []
+    if cstats:
         import pyarrow as pa
 
         from evalharness.results.writer import _write_atomic
@@ -664,7 +666,11 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     lookup = {(s.name, lc.case.id): (s, lc) for s in suites for lc in s.cases}
     opts = opts or RunOptions(paths=list(paths), out=out)
     judge_configs = resolve_judges(opts, suites)
-    responses = pq.read_table(run_dir / RESPONSES_FILE).to_pylist()  # native values: None stays None
+    stored = pq.read_table(run_dir / RESPONSES_FILE)
+    # What the scorers read, as native values (None stays None); the stored table itself is copied
+    # to the new run in Arrow, with only its run id changed.
+    responses = stored.select(["response_id", "suite", "case_id", "target", "messages", "output", "tool_calls",
+                               "finish_reason", "latency_ms", "output_tokens", "error"]).to_pylist()
     run_id = new_run_id()
     new_dir = Path(out) / run_id
     new_dir.mkdir(parents=True)
@@ -672,6 +678,16 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
                 "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
                             "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
     write_manifest(new_dir, manifest)
+    import pyarrow as pa
+
+    from evalharness.results.writer import _write_atomic
+
+    # Responses whose case is not in the suites given are left out of the new run (and counted).
+    stored = stored.filter(pa.array([(r["suite"], r["case_id"]) in lookup for r in responses], pa.bool_()))
+    stored = stored.set_column(stored.schema.get_field_index("run_id"), "run_id",
+                               pa.array([run_id] * stored.num_rows, pa.string()))
+    _write_atomic(stored, new_dir / RESPONSES_FILE)
+    del stored
     writer = RunWriter(new_dir)
     cache = None
     if judge_configs and opts.cache:
@@ -710,8 +726,7 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
                 metadata=case.metadata, suite=suite.name, services=services)
             error = row.error if isinstance(row.error, str) else None
             scored = await score_all(lc.scorers, sample, error)
-            writer.add({**resp, "run_id": run_id},
-                       [{"run_id": run_id, "response_id": row.response_id, "suite": row.suite,
+            writer.add_scores([{"run_id": run_id, "response_id": row.response_id, "suite": row.suite,
                          "case_id": row.case_id, "target": row.target, "scorer": b.name, "score": sc.value,
                          "passed": sc.passed, "reason": sc.reason, "metric_only": b.metric_only,
                          **{k: sc.metadata.get(k) for k in JUDGE_COLUMNS}} for b, sc in scored])

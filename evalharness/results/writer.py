@@ -46,15 +46,21 @@ class RunWriter:
         if len(self._responses) >= self.batch_rows or time.monotonic() - self._last >= self.batch_seconds:
             self.flush()
 
+    def add_scores(self, scores: list[dict]) -> None:
+        """Score rows for responses already stored in this run's final responses file (`rescore`)."""
+        self._scores.extend(scores)
+        if len(self._scores) >= 4 * self.batch_rows:
+            self.flush()
+
     def flush(self) -> None:
         self._last = time.monotonic()
-        if not self._responses:
+        if not self._responses and not self._scores:
             return
         self._n += 1
         _write_atomic(pa.Table.from_pylist(self._scores, schema=SCORES), self.parts / f"scores-{self._n:06d}.parquet")
-        _write_atomic(
-            pa.Table.from_pylist(self._responses, schema=RESPONSES), self.parts / f"responses-{self._n:06d}.parquet"
-        )
+        if self._responses:
+            _write_atomic(pa.Table.from_pylist(self._responses, schema=RESPONSES),
+                          self.parts / f"responses-{self._n:06d}.parquet")
         self._responses.clear()
         self._scores.clear()
 

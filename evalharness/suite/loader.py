@@ -128,6 +128,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
     raw_cases = _expand_mutations(src, suite, raw_cases, problems)
     cases: list[LoadedCase] = []
     first_line: dict[str, str] = {}
+    shared_scorers = with_unique_names(suite_scorers)  # one tuple for every case without scorers of its own
     for loc_src, loc, data, source in raw_cases:
         case = _validate_case(loc_src, data, loc, problems)
         if case is None:
@@ -139,8 +140,8 @@ def load_suite(path: str | Path) -> LoadedSuite:
             )
             continue
         first_line[case.id] = source
-        extra = _bind_all(loc_src, case.scorers, loc + ("scorers",), problems)
-        scorers = with_unique_names(suite_scorers + extra)
+        extra = _bind_all(loc_src, case.scorers, loc + ("scorers",), problems) if case.scorers else []
+        scorers = with_unique_names(suite_scorers + extra) if extra else shared_scorers
         if not src.data.get("scorers") and not case.scorers:
             problems.append(Problem(loc_src.file, loc_src.line(loc), loc_src.field(loc),
                                     "case has no scorers (add suite-level `scorers` or case `scorers`)"))

@@ -35,3 +35,16 @@ def test_rescore_without_the_model(tmp_path, cli):
     assert r.returncode == 0
     (again,) = list((tmp_path / "r3").iterdir())
     assert pd.read_parquet(again / "scores.parquet")["passed"].tolist().count(True) == 1
+    # a suite that no longer has case b: b is left out of the new run (not counted as a pass) and reported
+    s3 = write(tmp_path / "s3" / "s.yaml", "name: rs\ncategory: accuracy\nscorers: [{type: contains, value: way}]\n"
+               "cases:\n  - {id: a, input: 'REPLY=ok yes'}\n")
+    r = cli("rescore", str(run), "--suite", str(s3), "--out", str(tmp_path / "r4"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    (only_a,) = list((tmp_path / "r4").iterdir())
+    assert pd.read_parquet(only_a / "responses.parquet")["case_id"].tolist() == ["a"]
+    sc = pd.read_parquet(only_a / "scores.parquet")
+    assert sc["case_id"].tolist() == ["a"] and not sc["passed"].any()
+    import json
+    manifest = json.loads((only_a / "run.json").read_text())
+    assert manifest["rescore"] == {"responses": 2, "skipped_not_in_suites": 1}
+    assert manifest["summary"][0]["responses"] == 1 and manifest["summary"][0]["pass_rate"] == 0.0
