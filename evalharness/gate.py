@@ -58,18 +58,20 @@ def _per_response(response_ids, errored, scores: "pa.Table") -> dict[str, "pa.Ar
 
 
 def _score_table(columns: dict[str, Any]) -> "pa.Table":
-    """The score columns the verdicts need, typed (an empty or all-null column still has its type)."""
+    """The score columns the verdicts need, typed (an empty or all-null column still has its type).
+    `columns` holds Arrow arrays (from Parquet) or pandas Series (from the DataFrame face)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    types = {"response_id": pa.string(), "passed": pa.bool_(), "score": pa.float64(), "metric_only": pa.bool_()}
-    arrays = {k: columns[k] if isinstance(columns[k], (pa.Array, pa.ChunkedArray)) else
-              pa.array(columns[k], type=types[k], from_pandas=True) for k in types}
-    arrays = {k: v.cast(types[k]) for k, v in arrays.items()}
+    def typed(name: str, type_: "pa.DataType"):
+        v = columns[name]
+        return v.cast(type_) if isinstance(v, (pa.Array, pa.ChunkedArray)) else pa.array(v, type=type_, from_pandas=True)
+
+    arrays = {"response_id": typed("response_id", pa.string()), "passed": typed("passed", pa.bool_()),
+              "score": typed("score", pa.float64()), "metric_only": typed("metric_only", pa.bool_())}
     if "judge_input_tokens" in columns and "judge_output_tokens" in columns:
-        tok = [columns[k] if isinstance(columns[k], (pa.Array, pa.ChunkedArray)) else
-               pa.array(columns[k], type=pa.float64(), from_pandas=True) for k in ("judge_input_tokens", "judge_output_tokens")]
-        arrays["judge_tokens"] = pc.add(pc.fill_null(tok[0].cast(pa.float64()), 0.0), pc.fill_null(tok[1].cast(pa.float64()), 0.0))
+        tin, tout = typed("judge_input_tokens", pa.float64()), typed("judge_output_tokens", pa.float64())
+        arrays["judge_tokens"] = pc.add(pc.fill_null(tin, 0.0), pc.fill_null(tout, 0.0))
     return pa.table(arrays)
 
 
@@ -208,10 +210,6 @@ class GateCheck:
                 f"({self.bound} {self.threshold:g}, n={self.n})")
 
 
-CASE_COLUMNS = ["suite", "target", "case_id", "repeats", "passes", "pass_rate", "pass_at_k", "pass_hat_k",
-                "flaky", "quarantined"]
-
-
 def case_stats(verdicts: Any, quarantine: dict[str, set[str]] | None = None) -> list[dict]:
     """One row per suite x target x case over its repeats: pass rate, pass@k, pass^k (k = repeats), flaky."""
     from evalharness.stats import pass_at_k, pass_hat_k
@@ -234,15 +232,15 @@ def evaluate_gates(verdicts: Any, gates: dict[str, Gate | None],
 
     checks: list[GateCheck] = []
     q = quarantine or {}
-    for (suite, target), df in _groups(verdict_rows(verdicts), ("suite", "target")):
+    for (suite, target), group in _groups(verdict_rows(verdicts), ("suite", "target")):
         gate = gates.get(suite)
         if gate is None:
             continue
         if q.get(suite):
-            df = [r for r in df if r["case_id"] not in q[suite]]
-        scopes = [("overall", df, gate)]
+            group = [r for r in group if r["case_id"] not in q[suite]]
+        scopes = [("overall", group, gate)]
         for tag, th in gate.tags.items():
-            scopes.append((f"tag:{tag}", [r for r in df if _has_tag(r, tag)], th))
+            scopes.append((f"tag:{tag}", [r for r in group if _has_tag(r, tag)], th))
         for scope, part, th in scopes:
             n = len(part)
             passes = sum(bool(r["passed"]) for r in part)
@@ -257,7 +255,7 @@ def evaluate_gates(verdicts: Any, gates: dict[str, Gate | None],
             if th.min_mean_score is not None:
                 checks.append(GateCheck(suite, target, scope, "mean_score", th.min_mean_score,
                                         _mean(r["score"] for r in part) if n else None, n))
-        asr, orr, n_att, n_ben = safety_rates(df)
+        asr, orr, n_att, n_ben = safety_rates(group)
         if gate.max_attack_success is not None:
             checks.append(GateCheck(suite, target, f"tag:{ATTACK_TAG}", "attack_success", gate.max_attack_success,
                                     asr, n_att, bound="max"))

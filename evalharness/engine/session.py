@@ -648,16 +648,16 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     import json
     from types import SimpleNamespace
 
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from evalharness.engine.runner import score_all
     from evalharness.results.manifest import new_run_id, read_manifest, utcnow, write_manifest
     from evalharness.results.schema import JUDGE_COLUMNS, RESPONSES_FILE
-    from evalharness.results.writer import RunWriter
+    from evalharness.results.nopandas import skip_pandas_probe
+    from evalharness.results.writer import RunWriter, _write_atomic
     from evalharness.scorers.base import Sample
     from evalharness.suite.loader import load_suites
-
-    from evalharness.results.nopandas import skip_pandas_probe
 
     skip_pandas_probe()
     old = read_manifest(run_dir)
@@ -678,10 +678,6 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
                 "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
                             "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
     write_manifest(new_dir, manifest)
-    import pyarrow as pa
-
-    from evalharness.results.writer import _write_atomic
-
     # Responses whose case is not in the suites given are left out of the new run (and counted).
     stored = stored.filter(pa.array([(r["suite"], r["case_id"]) in lookup for r in responses], pa.bool_()))
     stored = stored.set_column(stored.schema.get_field_index("run_id"), "run_id",

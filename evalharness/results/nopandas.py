@@ -44,4 +44,4 @@ def skip_pandas_probe() -> bool:
         pa.array([0])  # the probe: pyarrow asks whether a list is a pandas object
     finally:
         sys.meta_path.remove(blocker)
-    return not pa.lib._pandas_api.have_pandas if "pandas" not in sys.modules else False
+    return not pa.lib._pandas_api.have_pandas
