@@ -291,7 +291,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 
 
 def _warm_imports_in_background() -> None:
-    """Import what the writer and the gate need (pyarrow: ~0.3 s of CPU) in a thread while the event
+    """Import what the writer, the gate and the console report need (pyarrow: ~0.3 s of CPU) in a thread while the event
     loop waits on the network, instead of inside the loop at the first flush, where it would stall
     every request in flight. The thread also answers pyarrow's pandas probe (results/nopandas.py),
     so a run does not import pandas at all unless a report or the baseline comparison needs it."""
@@ -307,6 +307,10 @@ def _warm_imports_in_background() -> None:
             skip_pandas_probe()
 
             import evalharness.gate  # noqa: F401
+
+            # the end-of-run table (rich: ~0.1 s of CPU)
+            import rich.console  # noqa: F401
+            import rich.table  # noqa: F401
         except Exception:  # noqa: BLE001 - the real import later reports any problem
             pass
 

@@ -2,52 +2,70 @@
 
 from __future__ import annotations
 
-import pyarrow as pa
+from typing import Any
 
-RESPONSES = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("response_id", pa.string()),
-        ("suite", pa.string()),
-        ("category", pa.string()),
-        ("case_id", pa.string()),
-        ("target", pa.string()),
-        ("model", pa.string()),
-        ("repeat", pa.int32()),
-        ("messages", pa.string()),  # JSON
-        ("output", pa.string()),
-        ("tool_calls", pa.string()),  # JSON, null when none
-        ("finish_reason", pa.string()),
-        ("latency_ms", pa.float64()),
-        ("ttft_ms", pa.float64()),
-        ("input_tokens", pa.int64()),
-        ("output_tokens", pa.int64()),
-        ("error", pa.string()),
-        ("cached", pa.bool_()),
-        ("tags", pa.list_(pa.string())),
-    ]
-)
+# RESPONSES and SCORES (the pyarrow schemas) are built on first use, so code that needs only the
+# names and constants below (run.json, the runner) does not import pyarrow before the first request.
 
-SCORES = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("response_id", pa.string()),
-        ("suite", pa.string()),
-        ("case_id", pa.string()),
-        ("target", pa.string()),
-        ("scorer", pa.string()),
-        ("score", pa.float64()),
-        ("passed", pa.bool_()),
-        ("reason", pa.string()),
-        ("metric_only", pa.bool_()),
-        # LLM judges (null for deterministic scorers)
-        ("verdict", pa.string()),  # JSON: every judge's verdicts, values, spread, lean
-        ("judge_model", pa.string()),
-        ("judge_input_tokens", pa.int64()),
-        ("judge_output_tokens", pa.int64()),
-        ("judge_error", pa.string()),
-    ]
-)
+
+def _build() -> dict[str, Any]:
+    import pyarrow as pa
+
+    RESPONSES = pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("response_id", pa.string()),
+            ("suite", pa.string()),
+            ("category", pa.string()),
+            ("case_id", pa.string()),
+            ("target", pa.string()),
+            ("model", pa.string()),
+            ("repeat", pa.int32()),
+            ("messages", pa.string()),  # JSON
+            ("output", pa.string()),
+            ("tool_calls", pa.string()),  # JSON, null when none
+            ("finish_reason", pa.string()),
+            ("latency_ms", pa.float64()),
+            ("ttft_ms", pa.float64()),
+            ("input_tokens", pa.int64()),
+            ("output_tokens", pa.int64()),
+            ("error", pa.string()),
+            ("cached", pa.bool_()),
+            ("tags", pa.list_(pa.string())),
+        ]
+    )
+
+    SCORES = pa.schema(
+        [
+            ("run_id", pa.string()),
+            ("response_id", pa.string()),
+            ("suite", pa.string()),
+            ("case_id", pa.string()),
+            ("target", pa.string()),
+            ("scorer", pa.string()),
+            ("score", pa.float64()),
+            ("passed", pa.bool_()),
+            ("reason", pa.string()),
+            ("metric_only", pa.bool_()),
+            # LLM judges (null for deterministic scorers)
+            ("verdict", pa.string()),  # JSON: every judge's verdicts, values, spread, lean
+            ("judge_model", pa.string()),
+            ("judge_input_tokens", pa.int64()),
+            ("judge_output_tokens", pa.int64()),
+            ("judge_error", pa.string()),
+        ]
+    )
+
+    return {"RESPONSES": RESPONSES, "SCORES": SCORES}
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("RESPONSES", "SCORES"):
+        built = _build()
+        globals().update(built)
+        return built[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 JUDGE_COLUMNS = ("verdict", "judge_model", "judge_input_tokens", "judge_output_tokens", "judge_error")
 

@@ -15,13 +15,15 @@ import os
 import time
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
 
-from evalharness.results.schema import RESPONSES, RESPONSES_FILE, SCORES, SCORES_FILE
+# pyarrow is imported where a table is built, not with this module: a run creates its writer before
+# the first request, and the import (~0.2 s of CPU) runs meanwhile in the engine's warm-up thread.
 
 
-def _write_atomic(table: pa.Table, path: Path) -> None:
+def _write_atomic(table, path: Path) -> None:
+    import pyarrow.parquet as pq
+
     tmp = path.with_suffix(".tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
@@ -56,6 +58,10 @@ class RunWriter:
         self._last = time.monotonic()
         if not self._responses and not self._scores:
             return
+        import pyarrow as pa
+
+        from evalharness.results.schema import RESPONSES, SCORES
+
         self._n += 1
         _write_atomic(pa.Table.from_pylist(self._scores, schema=SCORES), self.parts / f"scores-{self._n:06d}.parquet")
         if self._responses:
@@ -66,26 +72,40 @@ class RunWriter:
 
     def finish(self) -> tuple[Path, Path]:
         """Flush, then merge all parts (and any earlier final files) into the two result files."""
-        self.flush()
-        responses, scores = load_done(self.run_dir)
-        _write_atomic(responses, self.run_dir / RESPONSES_FILE)
-        _write_atomic(scores, self.run_dir / SCORES_FILE)
+        final_r, final_s = self.run_dir / RESPONSES_FILE, self.run_dir / SCORES_FILE
+        if final_r.exists() or final_s.exists() or any(self.parts.glob("*.parquet")):
+            self.flush()
+            responses, scores = load_done(self.run_dir)
+        else:  # nothing stored yet (a short run): the buffered rows become the final files directly
+            import pyarrow as pa
+
+            from evalharness.results.schema import RESPONSES, SCORES
+
+            responses, scores = _merged(pa.Table.from_pylist(self._responses, schema=RESPONSES),
+                                        pa.Table.from_pylist(self._scores, schema=SCORES))
+            self._responses.clear()
+            self._scores.clear()
+        _write_atomic(scores, final_s)  # scores first: a response counts as stored once it is in its file
+        _write_atomic(responses, final_r)
         for p in self.parts.glob("*.parquet"):
             p.unlink()
         for p in self.parts.glob("*.tmp"):
             p.unlink()
         self.parts.rmdir()
-        return self.run_dir / RESPONSES_FILE, self.run_dir / SCORES_FILE
+        return final_r, final_s
 
 
-def _read_many(paths: list[Path], schema: pa.Schema) -> pa.Table:
+def _read_many(paths: list[Path], schema):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     tables = [pq.read_table(p, schema=schema) for p in paths]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
-def load_done(run_dir: Path) -> tuple[pa.Table, pa.Table]:
-    """Everything stored for a run so far: final files plus parts, de-duplicated."""
-    import pyarrow.compute as pc
+def load_done(run_dir: Path):
+    """Everything stored for a run so far (responses, scores): final files plus parts, de-duplicated."""
+    from evalharness.results.schema import RESPONSES, SCORES
 
     parts = run_dir / "parts"
     r_paths = [run_dir / RESPONSES_FILE] if (run_dir / RESPONSES_FILE).exists() else []
@@ -93,21 +113,27 @@ def load_done(run_dir: Path) -> tuple[pa.Table, pa.Table]:
     if parts.is_dir():
         r_paths += sorted(parts.glob("responses-*.parquet"))
         s_paths += sorted(parts.glob("scores-*.parquet"))
-    responses = _dedupe(_read_many(r_paths, RESPONSES), ["response_id"])
-    scores = _read_many(s_paths, SCORES)
+    return _merged(_read_many(r_paths, RESPONSES), _read_many(s_paths, SCORES))
+
+
+def _merged(responses, scores):
+    """De-duplicated responses, and the de-duplicated scores of those responses only."""
+    import pyarrow.compute as pc
+
+    responses = _dedupe(responses, ["response_id"])
     scores = scores.filter(pc.is_in(scores["response_id"], value_set=responses["response_id"]))
-    scores = _dedupe(scores, ["response_id", "scorer"])
-    return responses, scores
+    return responses, _dedupe(scores, ["response_id", "scorer"])
 
 
-def _dedupe(table: pa.Table, keys: list[str]) -> pa.Table:
+def _dedupe(table, keys: list[str]):
     """Keep the last row for each key (a later part supersedes an earlier one)."""
     if table.num_rows == 0:
         return table
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     idx = pa.array(range(table.num_rows), pa.int64())
     t = table.append_column("__i", idx)
     last = t.group_by(keys, use_threads=False).aggregate([("__i", "max")])["__i_max"]
-    import pyarrow.compute as pc
-
     keep = pc.sort_indices(last)
     return table.take(pc.take(last, keep))

@@ -121,21 +121,53 @@ def scorer(
             raise TypeError(f"scorer {name!r}: args must subclass ScorerArgs")
         if args.model_config.get("extra") != "forbid":
             raise TypeError(f"scorer {name!r}: args model must forbid extra keys")
+        module = factory.__module__
+        if module.startswith("evalharness.scorers.") and BUILTIN_INDEX.get(name) != module.rsplit(".", 1)[1]:
+            raise ValueError(f"built-in scorer {name!r} ({module}) is missing from BUILTIN_INDEX")
         _REGISTRY[name] = ScorerInfo(name, description, args, factory, needs_judge, needs_expected, threshold_scale)
         return factory
 
     return deco
 
 
+# Which module registers each built-in scorer: a run imports only the modules its suites name
+# (lm-eval-style lazy registry). `scorer()` refuses a built-in missing from this index, so it
+# cannot drift; tests/scorers/test_registry.py checks it against a full import.
+BUILTIN_INDEX: dict[str, str] = {
+    **dict.fromkeys(("choice", "contains", "contains_all", "contains_any", "exact", "length", "numeric", "regex"),
+                    "text"),
+    **dict.fromkeys(("json_schema", "json_valid", "latency", "tokens"), "structured"),
+    **dict.fromkeys(("bleu", "rouge_l"), "overlap"),
+    **dict.fromkeys(("canary", "pii", "refusal"), "safety"),
+    "injection": "injection",
+    **dict.fromkeys(("schema_valid", "tool_args", "tool_call", "trajectory"), "tools"),
+    **dict.fromkeys(("answer_relevancy", "context_relevancy", "faithfulness", "pairwise", "refusal_judge", "rubric"),
+                    "judged"),
+}
+BUILTIN_MODULES = tuple(dict.fromkeys(BUILTIN_INDEX.values()))
+
+
 def _ensure_loaded() -> None:
+    """Import every built-in scorer module (listing, schema, did-you-mean)."""
     global _LOADED
     if not _LOADED:
+        import importlib
+
+        for module in BUILTIN_MODULES:
+            importlib.import_module(f"evalharness.scorers.{module}")
         _LOADED = True
-        # Importing the modules registers their scorers.
-        from evalharness.scorers import builtin  # noqa: F401
 
 
 def get_scorer(name: str) -> ScorerInfo:
+    info = _REGISTRY.get(name)
+    if info is not None:
+        return info
+    module = BUILTIN_INDEX.get(name)
+    if module is not None:
+        import importlib
+
+        importlib.import_module(f"evalharness.scorers.{module}")
+        return _REGISTRY[name]
     _ensure_loaded()
     try:
         return _REGISTRY[name]

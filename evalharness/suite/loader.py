@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import ValidationError
 
 from evalharness.scorers.base import UnknownScorer
@@ -23,9 +22,18 @@ from evalharness.suite.yamlsrc import Located, load_yaml
 
 SUITE_GLOBS = ("*.yaml", "*.yml")
 
-_jinja = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
+@functools.lru_cache(maxsize=1)
+def _jinja():
+    """The sandbox that renders dataset prompts (imported only for a suite with a `prompt:`)."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@functools.lru_cache(maxsize=1)
 def vocabulary() -> frozenset[str]:
     """Every key the suite format knows, for "did you mean" suggestions."""
     from evalharness.scorers.base import all_scorers
@@ -106,7 +114,7 @@ def load_suite(path: str | Path) -> LoadedSuite:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise SuiteError([Problem(file, None, "", f"not UTF-8: {e}")]) from None
-    src, problems = load_yaml(text, file, vocabulary())
+    src, problems = load_yaml(text, file, vocabulary)
     if src is None:
         raise SuiteError(problems)
     if not isinstance(src.data, dict):
@@ -256,8 +264,10 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
                                     f"'{key}' is not a case key (one of: {', '.join(CASE_KEYS)})"))
     template = None
     if suite.prompt is not None:
+        from jinja2 import TemplateError
+
         try:
-            template = _fast_template(suite.prompt) or _jinja.from_string(suite.prompt)
+            template = _fast_template(suite.prompt) or _jinja().from_string(suite.prompt)
         except TemplateError as e:
             problems.append(Problem(src.file, src.line(("prompt",)), "prompt", f"invalid template: {e}"))
     if problems:
@@ -295,8 +305,12 @@ class _PlainTemplate:
     faster on 100k rows. A missing column or another cell type is left to jinja2 (same error, same text)."""
 
     def __init__(self, source: str):
+        self.source = source
         self.parts = _PLAIN_VAR.split(source)  # text, name, text, name, ...
-        self.jinja = _jinja.from_string(source)
+
+    @functools.cached_property
+    def jinja(self):
+        return _jinja().from_string(self.source)
 
     def render(self, **row: Any) -> str:
         out = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import difflib
 
@@ -20,7 +20,9 @@ class Located:
     file: str
     data: Any
     lines: dict[tuple, int] = field(default_factory=dict)
-    vocabulary: frozenset[str] = frozenset()  # known keys, for "did you mean" on unknown ones
+    # Known keys, for "did you mean" on unknown ones: a set, or a function giving it (called only
+    # when a suite has an unknown key, since building it imports every scorer module).
+    vocabulary: frozenset[str] | Callable[[], frozenset[str]] = frozenset()
     hide_prefix: int = 0  # leading location parts left out of field names (dataset rows)
 
     def line(self, loc: tuple) -> int | None:
@@ -41,7 +43,8 @@ class Located:
             msg = e["msg"]
             if e["type"] == "extra_forbidden":
                 msg = f"unknown key '{loc[-1]}'"
-                close = difflib.get_close_matches(str(loc[-1]), sorted(self.vocabulary), n=1, cutoff=0.75)
+                vocab = self.vocabulary() if callable(self.vocabulary) else self.vocabulary
+                close = difflib.get_close_matches(str(loc[-1]), sorted(vocab), n=1, cutoff=0.75)
                 if close:
                     msg += f" (did you mean '{close[0]}'?)"
             elif e["type"] == "missing":
@@ -67,7 +70,8 @@ class _DupKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     pass
 
 
-def load_yaml(text: str, file: str, vocabulary: frozenset[str] = frozenset()) -> tuple[Located | None, list[Problem]]:
+def load_yaml(text: str, file: str, vocabulary: frozenset[str] | Callable[[], frozenset[str]] = frozenset()
+              ) -> tuple[Located | None, list[Problem]]:
     """Parse YAML safely. Returns the located data, or the problems (syntax, duplicate keys)."""
     loader = _DupKeyLoader(text)
     lines: dict[tuple, int] = {}
