@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import precompile  # noqa: E402
 CACHE = Path.home() / ".cache" / "evalharness" / "peers"
 QUIET = {"CI": "true", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
          "PROMPTFOO_DISABLE_SHARING": "1", "DEEPEVAL_TELEMETRY_OPT_OUT": "1", "INSPECT_DISPLAY": "none",
@@ -90,6 +92,7 @@ def workload(n: int, d: Path, base: str) -> dict[str, list[list[str]]]:
 
 
 def main() -> None:
+    precompile()
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--latency-ms", type=float, default=50)

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import precompile  # noqa: E402
 
 
 def timed(cmd: list[str]) -> tuple[float, float, float, int, str]:
@@ -34,6 +36,7 @@ def timed(cmd: list[str]) -> tuple[float, float, float, int, str]:
 
 
 def main() -> None:
+    precompile()
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--concurrency", type=int, default=128)

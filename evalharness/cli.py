@@ -20,6 +20,15 @@ app = typer.Typer(
 EXIT_CONFIG = 2
 
 
+@app.callback()
+def _startup(ctx: typer.Context) -> None:
+    # `run` turns garbage collection back on itself, once its start-up is over (evalharness/startup.py)
+    if ctx.invoked_subcommand != "run":
+        from evalharness import startup
+
+        startup.done()
+
+
 def _fail_config(err: Exception) -> None:
     from rich.console import Console
 
@@ -600,6 +609,9 @@ def main() -> None:
     """Entry point. Once a command has finished, every result file is closed and only the standard
     streams need flushing, so the interpreter's own teardown (finalising pyarrow, pandas, pydantic and
     the rest: about 0.5 s on a 2-core machine) is skipped with os._exit. Errors still propagate."""
+    from evalharness import startup
+
+    startup.begin()
     try:
         app()
         code = 0

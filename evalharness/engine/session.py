@@ -262,6 +262,9 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
             services = _judge_services(judge_rts, judge_configs, cache, baseline, runner) if judge_rts else None
             runner.services = services
             _warm_imports_in_background()
+            from evalharness import startup
+
+            startup.done()
             totals = asyncio.run(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
             if services is not None:
                 for name, stats in services.summary().items():
@@ -298,6 +301,10 @@ def _warm_imports_in_background() -> None:
     import threading
 
     def warm() -> None:
+        # While this thread imports, hand the GIL back to the event loop after 0.5 ms instead of 5 ms,
+        # so responses that arrive meanwhile are not held up behind an import.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, 0.0005))
         try:
             import pyarrow.compute  # noqa: F401
             import pyarrow.parquet  # noqa: F401
@@ -313,6 +320,8 @@ def _warm_imports_in_background() -> None:
             import rich.table  # noqa: F401
         except Exception:  # noqa: BLE001 - the real import later reports any problem
             pass
+        finally:
+            sys.setswitchinterval(interval)
 
     threading.Thread(target=warm, name="evalharness-warm-imports", daemon=True).start()
 

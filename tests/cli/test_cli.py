@@ -46,3 +46,30 @@ def test_schema_is_json(cli):
 def test_run_without_paths_is_usage_error(cli):
     r = cli("run")
     assert r.returncode == 2 and "give suite files" in r.stderr
+
+
+def test_startup_gc_is_back_on_for_commands_and_runs(tmp_path):
+    """The CLI turns garbage collection off for its start-up only: every command gets it back."""
+    code = ("import gc, sys\n"
+            "from evalharness import startup\n"
+            "import evalharness.cli as c\n"
+            "seen = []\n"
+            "import evalharness.engine.session as s\n"
+            "orig = s.asyncio.run\n"
+            "def spy(coro):\n"
+            "    seen.append(gc.isenabled())\n"
+            "    return orig(coro)\n"
+            "s.asyncio.run = spy\n"
+            "startup.begin()\n"
+            "try:\n"
+            "    c.app(sys.argv[1:], standalone_mode=False)\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print(gc.isenabled(), seen, gc.get_freeze_count() > 0)\n")
+    suite = write(tmp_path / "s.yaml", "name: s\ncategory: accuracy\nscorers: [{type: exact, value: a}]\n"
+                                      "cases: [{id: a, input: q, output: a}]\n")
+    listed = subprocess.run([sys.executable, "-c", code, "list", "scorers"], capture_output=True, text=True, cwd=ROOT)
+    assert listed.stdout.splitlines()[-1] == "True [] True", listed.stdout + listed.stderr
+    ran = subprocess.run([sys.executable, "-c", code, "run", str(suite), "--target", "recorded", "--no-cache",
+                          "--out", str(tmp_path / "r")], capture_output=True, text=True, cwd=ROOT)
+    assert ran.stdout.splitlines()[-1] == "True [True] True", ran.stdout + ran.stderr
