@@ -363,13 +363,17 @@ def rescore(
     out: str = typer.Option("reports", "--out"),
     judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url"),
     judge_model: Optional[str] = typer.Option(None, "--judge-model"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="do not read or write the judge response cache"),
+    cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="cache directory (default ~/.cache/evalharness)"),
 ) -> None:
     """Score a run's stored responses again without calling the model; writes a new run folder and gates it."""
-    from evalharness.engine.session import InfraError, RunOptions, rescore_run
+    from evalharness.engine.rescore import rescore_run
+    from evalharness.engine.session import InfraError, RunOptions
     from evalharness.report.console import print_outcome
     from evalharness.suite.errors import SuiteError
 
-    opts = RunOptions(paths=list(suite), out=out, judge_base_url=judge_base_url, judge_model=judge_model)
+    opts = RunOptions(paths=list(suite), out=out, judge_base_url=judge_base_url, judge_model=judge_model,
+                      cache=not no_cache, cache_dir=cache_dir)
     try:
         outcome = rescore_run(run_dir, list(suite) or None, out, opts)
     except SuiteError as e:

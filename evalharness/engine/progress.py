@@ -23,8 +23,8 @@ class PlainProgress:
         print(f"{self.label}: {self.total} responses to collect", file=sys.stderr, flush=True)
         return self
 
-    def advance(self, error: bool = False) -> None:
-        self.done += 1
+    def advance(self, error: bool = False, n: int = 1) -> None:
+        self.done += n
         self.errors += error
         now = time.monotonic()
         pct = 100 * self.done // max(1, self.total)
@@ -58,9 +58,9 @@ class RichProgress:
         self._p.start()
         return self
 
-    def advance(self, error: bool = False) -> None:
+    def advance(self, error: bool = False, n: int = 1) -> None:
         self.errors += error
-        self._p.update(self._task, advance=1, errors=self.errors)
+        self._p.update(self._task, advance=n, errors=self.errors)
 
     def __exit__(self, *exc):
         self._p.stop()

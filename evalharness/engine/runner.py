@@ -14,8 +14,8 @@ from evalharness.engine.agent import run_agent
 from evalharness.engine.cache import ResponseCache, cached_complete
 from evalharness.engine.client import ChatClient, Completion, dumps
 from evalharness.results.schema import JUDGE_COLUMNS
-from evalharness.scorers.base import Sample, Score
-from evalharness.scorers.bind import BoundScorer
+from evalharness.scorers.base import Sample
+from evalharness.scorers.bind import score_all
 from evalharness.suite.loader import LoadedCase, LoadedSuite
 from evalharness.targets.config import RECORDED, TargetConfig
 
@@ -93,19 +93,6 @@ def recorded_completion(lcase: LoadedCase) -> Completion:
     if case.output is None and case.tool_calls is None:
         return Completion(error="recorded target: case has no recorded `output` or `tool_calls`", latency_ms=None)
     return Completion(output=case.output or "", tool_calls=case.tool_calls, finish_reason="recorded")
-
-
-async def score_all(scorers: tuple[BoundScorer, ...], sample: Sample, error: str | None) -> list[tuple[BoundScorer, Score]]:
-    out = []
-    for s in scorers:
-        if error is not None:
-            out.append((s, Score(0.0, False, f"response error: {error}")))
-            continue
-        try:
-            out.append((s, await s.score(sample)))
-        except Exception as e:  # a scorer bug must not pass a case or stop the run
-            out.append((s, Score(0.0, False, f"scorer error: {type(e).__name__}: {e}")))
-    return out
 
 
 class Runner:

@@ -520,17 +520,19 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     scores = pq.read_table(run_dir / SCORES_FILE, columns=[c for c in pq.read_schema(run_dir / SCORES_FILE).names
                                                            if c != "verdict"])
     verdicts = verdict_table(responses, scores)
-    rows = verdict_rows(verdicts)
-    summary = summary_rows(rows)
+    summary = summary_rows(verdicts)
     quarantine = {s.name: set(s.suite.quarantine) for s in suites if s.suite.quarantine}
     regressions = None
     if opts is not None and opts.baseline:
         from evalharness.compare import compare_runs
 
         regressions = compare_runs(Path(opts.baseline), run_dir)[0]
-    checks = evaluate_gates(rows, {s.name: s.suite.gate for s in suites}, quarantine, regressions)
+    gates = {s.name: s.suite.gate for s in suites}
     # Per-case stats say something only with repeats (flaky, pass@k) or a quarantine.
     repeated = responses.num_rows > 0 and (pc.max(responses["repeat"]).as_py() or 0) > 0
+    # Plain rows (one dict per response) only where a gate, a quarantine or repeats need them.
+    rows = verdict_rows(verdicts) if any(g is not None for g in gates.values()) or quarantine or repeated else []
+    checks = evaluate_gates(rows, gates, quarantine, regressions) if rows else []
     cstats = case_stats(rows, quarantine) if repeated or quarantine else []
     if cstats:
         import pyarrow as pa
@@ -652,112 +654,3 @@ def merge_runs(runs: list[Path], output: Path) -> RunOutcome:
     paths = sorted({s["path"] for s in suites_meta.values() if Path(s["path"]).is_file()})
     suites = load_suites(paths) if paths else []
     return _conclude(output, suites, manifest, None, [])
-
-
-def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptions | None = None) -> RunOutcome:
-    """Score a run's stored responses again (new or changed scorers) without calling the model.
-    Writes a new run folder: the same responses, new scores, gates from the suites given (default:
-    the suites the run recorded)."""
-    import json
-    from types import SimpleNamespace
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from evalharness.engine.runner import score_all
-    from evalharness.results.manifest import new_run_id, read_manifest, utcnow, write_manifest
-    from evalharness.results.schema import JUDGE_COLUMNS, RESPONSES_FILE
-    from evalharness.results.nopandas import skip_pandas_probe
-    from evalharness.results.writer import RunWriter, _write_atomic
-    from evalharness.scorers.base import Sample
-    from evalharness.suite.loader import load_suites
-
-    skip_pandas_probe()
-    old = read_manifest(run_dir)
-    paths = paths or [s["path"] for s in old.get("suites", [])]
-    suites = load_suites(paths)
-    lookup = {(s.name, lc.case.id): (s, lc) for s in suites for lc in s.cases}
-    opts = opts or RunOptions(paths=list(paths), out=out)
-    judge_configs = resolve_judges(opts, suites)
-    stored = pq.read_table(run_dir / RESPONSES_FILE)
-    # What the scorers read, as native values (None stays None); the stored table itself is copied
-    # to the new run in Arrow, with only its run id changed.
-    responses = stored.select(["response_id", "suite", "case_id", "target", "messages", "output", "tool_calls",
-                               "finish_reason", "latency_ms", "output_tokens", "error"]).to_pylist()
-    run_id = new_run_id()
-    new_dir = Path(out) / run_id
-    new_dir.mkdir(parents=True)
-    manifest = {**old, "run_id": run_id, "started_at": utcnow(), "status": "running", "rescored_from": old["run_id"],
-                "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
-                            "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
-    write_manifest(new_dir, manifest)
-    # Responses whose case is not in the suites given are left out of the new run (and counted).
-    stored = stored.filter(pa.array([(r["suite"], r["case_id"]) in lookup for r in responses], pa.bool_()))
-    stored = stored.set_column(stored.schema.get_field_index("run_id"), "run_id",
-                               pa.array([run_id] * stored.num_rows, pa.string()))
-    _write_atomic(stored, new_dir / RESPONSES_FILE)
-    del stored
-    writer = RunWriter(new_dir)
-    cache = None
-    if judge_configs and opts.cache:
-        from evalharness.engine.cache import ResponseCache, default_cache_dir
-
-        cache = ResponseCache(Path(opts.cache_dir) if opts.cache_dir else default_cache_dir())
-    skipped = 0
-    with contextlib.ExitStack() as stack:
-        servers: list = []
-        judge_rts = _start_judges(stack, judge_configs, [], opts, new_dir, servers) if judge_configs else {}
-
-        class _NoTargets:
-            async def reference_output(self, *_a):
-                return None
-
-        services = _judge_services(judge_rts, judge_configs, cache, load_baseline(opts.baseline), _NoTargets()) \
-            if judge_rts else None
-
-        async def rescore_one(resp: dict) -> bool:
-            """Score one stored response; False when its case is not in the suites given."""
-            row = SimpleNamespace(**resp)
-            hit = lookup.get((row.suite, row.case_id))
-            if hit is None:
-                return False
-            suite, lc = hit
-            case = lc.case
-            sample = Sample(
-                case_id=case.id, output=row.output or "", expected=case.expected, context=case.context,
-                messages=json.loads(row.messages) if row.messages else None,
-                tool_calls=json.loads(row.tool_calls) if isinstance(row.tool_calls, str) else None,
-                tools=case.tools if case.tools is not None else suite.suite.tools,
-                expected_tool_calls=None if case.expected_tool_calls is None
-                else [c.model_dump() for c in case.expected_tool_calls],
-                finish_reason=row.finish_reason, latency_ms=row.latency_ms,
-                output_tokens=row.output_tokens,
-                metadata=case.metadata, suite=suite.name, services=services)
-            error = row.error if isinstance(row.error, str) else None
-            scored = await score_all(lc.scorers, sample, error)
-            writer.add_scores([{"run_id": run_id, "response_id": row.response_id, "suite": row.suite,
-                         "case_id": row.case_id, "target": row.target, "scorer": b.name, "score": sc.value,
-                         "passed": sc.passed, "reason": sc.reason, "metric_only": b.metric_only,
-                         **{k: sc.metadata.get(k) for k in JUDGE_COLUMNS}} for b, sc in scored])
-            return True
-
-        async def go():
-            nonlocal skipped
-            from evalharness.engine.progress import make_progress
-
-            try:
-                with make_progress(len(responses), f"rescore {run_id}") as progress:
-                    for resp in responses:
-                        skipped += not await rescore_one(resp)
-                        progress.advance()
-            finally:
-                for rt in judge_rts.values():
-                    await rt.client.aclose()
-
-        asyncio.run(go())
-    if cache:
-        cache.close()
-    writer.finish()
-    manifest["rescore"] = {"responses": len(responses), "skipped_not_in_suites": skipped}
-    return _conclude(new_dir, suites, manifest, None, [], opts)
-

@@ -29,6 +29,8 @@ class BoundScorer:
         value = float(raw.value)
         if math.isnan(value):
             return Score(0.0, False, f"scorer returned NaN: {raw.reason}", raw.metadata)
+        if not self.negate and self.threshold is None and 0.0 <= value <= 1.0 and type(raw.passed) is bool:
+            return raw if type(raw.value) is float else Score(value, raw.passed, raw.reason, raw.metadata)
         value = min(1.0, max(0.0, value))
         passed, reason = bool(raw.passed), raw.reason
         if self.negate:
@@ -44,6 +46,40 @@ class BoundScorer:
 
     def score_sync(self, sample: Sample) -> Score:
         return self.finalize(self.fn(sample))
+
+
+def _failed(error: str | None, exc: Exception | None) -> Score:
+    """A response error fails every scorer; so does a scorer that raises (it must not pass a case or stop the run)."""
+    if exc is None:
+        return Score(0.0, False, f"response error: {error}")
+    return Score(0.0, False, f"scorer error: {type(exc).__name__}: {exc}")
+
+
+async def score_all(scorers: tuple[BoundScorer, ...], sample: Sample, error: str | None) -> list[tuple[BoundScorer, Score]]:
+    out = []
+    for s in scorers:
+        if error is not None:
+            out.append((s, _failed(error, None)))
+            continue
+        try:
+            out.append((s, await s.score(sample)))
+        except Exception as e:  # noqa: BLE001
+            out.append((s, _failed(error, e)))
+    return out
+
+
+def score_all_sync(scorers: tuple[BoundScorer, ...], sample: Sample, error: str | None) -> list[tuple[BoundScorer, Score]]:
+    """`score_all` for scorers that are all synchronous (deterministic ones): no event loop needed."""
+    out = []
+    for s in scorers:
+        if error is not None:
+            out.append((s, _failed(error, None)))
+            continue
+        try:
+            out.append((s, s.score_sync(sample)))
+        except Exception as e:  # noqa: BLE001
+            out.append((s, _failed(error, e)))
+    return out
 
 
 class ScorerConfigError(ValueError):

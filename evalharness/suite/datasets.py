@@ -28,13 +28,18 @@ def read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[str], 
 
 
 def _jsonl(path: Path):
+    import orjson
+
     rows, problems, cols = [], [], {}
     with path.open(encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError:  # NaN literals, integers beyond 64 bits, and the error text
+                    obj = json.loads(line)
             except json.JSONDecodeError as e:
                 problems.append(Problem(str(path), n, "", f"invalid JSON: {e.msg} (column {e.colno})"))
                 continue

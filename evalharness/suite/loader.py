@@ -273,7 +273,9 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
     if problems:
         return []
     out = []
-    ds_src = Located(str(ds_path), None, hide_prefix=2)  # the line names the row; fields read plainly
+    ds_str = str(ds_path)
+    ds_src = Located(ds_str, None, hide_prefix=2)  # the line names the row; fields read plainly
+    plain = isinstance(template, _PlainTemplate)
     for n, row in rows:
         case: dict[str, Any] = {}
         meta = {}
@@ -287,12 +289,12 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
         case.setdefault("id", f"row-{n}")
         if template is not None:
             try:
-                case["input"] = template.render(**row)
+                case["input"] = template.render_row(row) if plain else template.render(**row)
             except Exception as e:  # jinja2 raises UndefinedError, SecurityError, TypeError...
                 problems.append(Problem(str(ds_path), n, "prompt", f"template failed on this row: {e}"))
                 continue
         ds_src.lines[("row", n)] = n
-        out.append((ds_src, ("row", n), case, f"{ds_path}:{n}"))
+        out.append((ds_src, ("row", n), case, f"{ds_str}:{n}"))
     return out
 
 
@@ -306,22 +308,27 @@ class _PlainTemplate:
 
     def __init__(self, source: str):
         self.source = source
-        self.parts = _PLAIN_VAR.split(source)  # text, name, text, name, ...
+        parts = _PLAIN_VAR.split(source)  # text, name, text, name, ...
+        self._texts, self._names = parts[0::2], parts[1::2]
 
     @functools.cached_property
     def jinja(self):
         return _jinja().from_string(self.source)
 
     def render(self, **row: Any) -> str:
-        out = []
-        for i, part in enumerate(self.parts):
-            if i % 2 == 0:
-                out.append(part)
-                continue
-            v = row.get(part, _MISSING)
-            if type(v) not in (str, int, float, bool):
-                return self.jinja.render(**row)
-            out.append(v if type(v) is str else str(v))
+        return self.render_row(row)
+
+    def render_row(self, row: dict[str, Any]) -> str:
+        texts = self._texts
+        out = [texts[0]]
+        for name, text in zip(self._names, texts[1:]):
+            v = row.get(name, _MISSING)
+            if type(v) is not str:
+                if type(v) not in (int, float, bool):
+                    return self.jinja.render(**row)
+                v = str(v)
+            out.append(v)
+            out.append(text)
         return "".join(out)
 
 

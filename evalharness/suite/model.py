@@ -81,7 +81,8 @@ class Defaults(Strict):
 
 
 class Case(Strict):
-    id: str = Field(..., min_length=1)
+    # A number id (`id: 7`, common in datasets) becomes "7"; a bool stays an error.
+    id: str = Field(..., min_length=1, coerce_numbers_to_str=True)
     input: str | None = None
     messages: list[Message] | None = None
     expected: Any = None
@@ -104,13 +105,6 @@ class Case(Strict):
     label: bool | float | Literal["pass", "fail"] | None = Field(
         None, description="human label for judge calibration: pass/fail, or a score in [0, 1]"
     )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _coerce_id(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("id"), (int, float)) and not isinstance(data["id"], bool):
-            data = {**data, "id": str(data["id"])}
-        return data
 
     @model_validator(mode="after")
     def _one_prompt(self) -> "Case":

@@ -48,3 +48,27 @@ def test_rescore_without_the_model(tmp_path, cli):
     manifest = json.loads((only_a / "run.json").read_text())
     assert manifest["rescore"] == {"responses": 2, "skipped_not_in_suites": 1}
     assert manifest["summary"][0]["responses"] == 1 and manifest["summary"][0]["pass_rate"] == 0.0
+
+
+def test_rescore_with_a_judge_scores_every_response_once(tmp_path, cli, fault_server):
+    """Judge scorers are scored by concurrent workers: 150 responses (more than the workers), each
+    scored exactly once, with the verdict the scripted judge gives for that response."""
+    cases = "".join(f"  - {{id: c{i}, input: q{i}, output: 'answer {i} QUALITY={4 if i % 2 else 2}'}}\n"
+                    for i in range(150))
+    s = write(tmp_path / "s.yaml", "name: rj\ncategory: hallucination\nscorers: [{type: contains, value: answer}]\n"
+              "cases:\n" + cases)
+    out = tmp_path / "r"
+    assert cli("run", str(s), "--target", "recorded", "--no-cache", "--out", str(out)).returncode == 0
+    (run,) = list(out.iterdir())
+    s2 = write(tmp_path / "s2" / "s.yaml",
+               f"name: rj\ncategory: hallucination\njudges:\n  default: {{base_url: '{fault_server.base_url}', model: judge}}\n"
+               "scorers: [{type: rubric, criteria: 'Correct.', scale: [1, 5], threshold: 3}]\ncases:\n" + cases)
+    r = cli("rescore", str(run), "--suite", str(s2), "--out", str(tmp_path / "r2"), "--cache-dir", str(tmp_path / "c"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    (new,) = list((tmp_path / "r2").iterdir())
+    sc = pd.read_parquet(new / "scores.parquet")
+    assert len(sc) == 150 and sc["case_id"].is_unique and set(sc["scorer"]) == {"rubric"}
+    assert sc["judge_error"].isna().all() and (sc["judge_model"] == "judge").all()
+    by_case = sc.set_index("case_id")
+    for i in range(150):
+        assert by_case.loc[f"c{i}", "passed"] == bool(i % 2), i

@@ -1,0 +1,228 @@
+"""`evalharness rescore`: score a run's stored responses again (new or changed scorers) without
+calling the model.
+
+It writes a new run folder: the stored responses copied in Arrow (only their run id changes), new
+scores, and the gates of the suites given (default: the suites the run recorded). Deterministic
+scorers run synchronously, one response after another; suites with judge scorers are scored by
+concurrent workers, each judge limited by its own concurrency. Score rows are gathered as columns
+and written once: a rescore is not resumable (run it again), so it needs no part files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from evalharness.engine.session import (
+    RunOptions, RunOutcome, _conclude, _judge_services, _scorer_configs, _start_judges, load_baseline, resolve_judges,
+)
+
+# The stored columns a Sample is built from.
+STORED = ("response_id", "suite", "case_id", "target", "messages", "output", "tool_calls", "finish_reason",
+          "latency_ms", "output_tokens", "error")
+JUDGE_WORKERS = 64  # responses scored at once when judges are involved (each judge has its own limit)
+ARROW_EVERY = 50_000  # score rows converted to Arrow at a time (bounds the Python objects held)
+
+
+class ScoreColumns:
+    """Score rows as columns, converted to Arrow every ARROW_EVERY rows."""
+
+    def __init__(self, run_id: str):
+        from evalharness.results.schema import JUDGE_COLUMNS, SCORES
+
+        self.run_id = run_id
+        self.schema = SCORES
+        self.judge_columns = JUDGE_COLUMNS
+        self._reset()
+        self.tables: list = []
+        self.rows = 0
+
+    def _reset(self) -> None:
+        self.keys: dict[str, list] = {k: [] for k in ("response_id", "suite", "case_id", "target")}
+        self.cols: dict[str, list] = {k: [] for k in ("scorer", "score", "passed", "reason", "metric_only")}
+        self.judged: dict[int, dict] = {}  # row -> metadata, for the (few) scores that carry judge columns
+
+    def add(self, response_id: str, suite: str, case_id: str, target: str, scored: list) -> None:
+        k = len(scored)
+        keys, c = self.keys, self.cols
+        base = len(c["scorer"])
+        keys["response_id"] += [response_id] * k
+        keys["suite"] += [suite] * k
+        keys["case_id"] += [case_id] * k
+        keys["target"] += [target] * k
+        for j, (b, sc) in enumerate(scored):
+            c["scorer"].append(b.name)
+            c["score"].append(sc.value)
+            c["passed"].append(sc.passed)
+            c["reason"].append(sc.reason)
+            c["metric_only"].append(b.metric_only)
+            if sc.metadata:
+                self.judged[base + j] = sc.metadata
+        self.rows += k
+        if base + k >= ARROW_EVERY:
+            self._to_arrow()
+
+    def _to_arrow(self) -> None:
+        import pyarrow as pa
+
+        n = len(self.cols["scorer"])
+        if not n:
+            return
+        values = {**self.keys, **self.cols}
+        for name in self.judge_columns:
+            col = [None] * n
+            for row, meta in self.judged.items():
+                col[row] = meta.get(name)
+            values[name] = col
+        arrays = [pa.array([self.run_id] * n, pa.string()) if f.name == "run_id" else pa.array(values[f.name], f.type)
+                  for f in self.schema]
+        self.tables.append(pa.Table.from_arrays(arrays, schema=self.schema))
+        self._reset()
+
+    def table(self):
+        import pyarrow as pa
+
+        self._to_arrow()
+        return pa.concat_tables(self.tables) if self.tables else self.schema.empty_table()
+
+
+def _loads(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return None
+    import orjson
+
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        import json
+
+        return json.loads(value)
+
+
+def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptions | None = None) -> RunOutcome:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from evalharness.engine.progress import make_progress
+    from evalharness.results.manifest import new_run_id, read_manifest, utcnow, write_manifest
+    from evalharness.results.nopandas import skip_pandas_probe
+    from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
+    from evalharness.results.writer import _write_atomic
+    from evalharness.scorers.base import Sample
+    from evalharness.scorers.bind import score_all, score_all_sync
+    from evalharness.suite.loader import load_suites
+
+    skip_pandas_probe()
+    old = read_manifest(run_dir)
+    paths = paths or [s["path"] for s in old.get("suites", [])]
+    suites = load_suites(paths)
+    lookup = {(s.name, lc.case.id): (s, lc) for s in suites for lc in s.cases}
+    opts = opts or RunOptions(paths=list(paths), out=out)
+    judge_configs = resolve_judges(opts, suites)
+    stored = pq.read_table(run_dir / RESPONSES_FILE)
+    # What the scorers read, as native values (None stays None), column by column.
+    cols = {c: stored[c].to_pylist() for c in STORED}
+    keep = [k in lookup for k in zip(cols["suite"], cols["case_id"])]
+    run_id = new_run_id()
+    new_dir = Path(out) / run_id
+    new_dir.mkdir(parents=True)
+    manifest = {**old, "run_id": run_id, "started_at": utcnow(), "status": "running", "rescored_from": old["run_id"],
+                "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
+                            "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
+    write_manifest(new_dir, manifest)
+    # Responses whose case is not in the suites given are left out of the new run (and counted).
+    stored = stored.filter(pa.array(keep, pa.bool_()))
+    stored = stored.set_column(stored.schema.get_field_index("run_id"), "run_id",
+                               pa.array([run_id] * stored.num_rows, pa.string()))
+    _write_atomic(stored, new_dir / RESPONSES_FILE)
+    del stored
+    todo = [i for i, k in enumerate(keep) if k]
+    n_total = len(keep)
+    scores = ScoreColumns(run_id)
+
+    c_suite, c_case, c_error, c_output = cols["suite"], cols["case_id"], cols["error"], cols["output"]
+    c_messages, c_calls, c_finish = cols["messages"], cols["tool_calls"], cols["finish_reason"]
+    c_latency, c_tokens, c_rid, c_target = cols["latency_ms"], cols["output_tokens"], cols["response_id"], cols["target"]
+
+    def sample(i: int, services) -> tuple[Sample, str | None]:
+        suite, lc = lookup[(c_suite[i], c_case[i])]
+        case = lc.case
+        error = c_error[i]
+        return Sample(
+            case_id=case.id, output=c_output[i] or "", expected=case.expected, context=case.context,
+            messages=_loads(c_messages[i]), tool_calls=_loads(c_calls[i]),
+            tools=case.tools if case.tools is not None else suite.suite.tools,
+            expected_tool_calls=None if case.expected_tool_calls is None
+            else [c.model_dump() for c in case.expected_tool_calls],
+            finish_reason=c_finish[i], latency_ms=c_latency[i], output_tokens=c_tokens[i],
+            metadata=case.metadata, suite=suite.name, services=services,
+        ), error if isinstance(error, str) else None
+
+    def scorers_of(i: int):
+        return lookup[(c_suite[i], c_case[i])][1].scorers
+
+    def store(i: int, scored: list) -> None:
+        scores.add(c_rid[i], c_suite[i], c_case[i], c_target[i], scored)
+
+    label = f"rescore {run_id}"
+    if not judge_configs and not any(b.is_async for s in suites for lc in s.cases for b in lc.scorers):
+        with make_progress(len(todo), label) as progress:
+            for k, i in enumerate(todo):
+                smp, error = sample(i, None)
+                store(i, score_all_sync(scorers_of(i), smp, error))
+                if k % 1000 == 999:
+                    progress.advance(n=1000)
+            progress.advance(n=len(todo) % 1000)
+    else:
+        _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, score_all, label)
+    _write_atomic(scores.table(), new_dir / SCORES_FILE)
+    manifest["rescore"] = {"responses": n_total, "skipped_not_in_suites": n_total - len(todo)}
+    return _conclude(new_dir, suites, manifest, None, [], opts)
+
+
+def _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, score_all, label) -> None:
+    """Judge scorers are async: JUDGE_WORKERS responses in flight, results stored in the responses' order."""
+    from evalharness.engine.progress import make_progress
+
+    cache = None
+    if judge_configs and opts.cache:
+        from evalharness.engine.cache import ResponseCache, default_cache_dir
+
+        cache = ResponseCache(Path(opts.cache_dir) if opts.cache_dir else default_cache_dir())
+    try:
+        with contextlib.ExitStack() as stack:
+            servers: list = []
+            judge_rts = _start_judges(stack, judge_configs, [], opts, new_dir, servers) if judge_configs else {}
+
+            class _NoTargets:
+                async def reference_output(self, *_a):
+                    return None
+
+            services = _judge_services(judge_rts, judge_configs, cache, load_baseline(opts.baseline), _NoTargets()) \
+                if judge_rts else None
+            results: list = [None] * len(todo)
+
+            async def go() -> None:
+                positions = iter(range(len(todo)))
+
+                async def worker(progress) -> None:
+                    for k in positions:
+                        smp, error = sample(todo[k], services)
+                        results[k] = await score_all(scorers_of(todo[k]), smp, error)
+                        progress.advance()
+
+                try:
+                    with make_progress(len(todo), label) as progress:
+                        await asyncio.gather(*(worker(progress) for _ in range(min(JUDGE_WORKERS, len(todo)) or 1)))
+                finally:
+                    for rt in judge_rts.values():
+                        await rt.client.aclose()
+
+            asyncio.run(go())
+            for k, i in enumerate(todo):
+                store(i, results[k])
+    finally:
+        if cache:
+            cache.close()
