@@ -1,6 +1,6 @@
 """The same 400-case workload through peer tools and evalharness, whole process, against one stub.
 
-    python benchmarks/peers.py [--n 400] [--latency-ms 50] [--reps 3] [--tools promptfoo,inspect]
+    python benchmarks/peers.py [--n 400] [--latency-ms 50] [--reps 3] [--tools promptfoo,inspect,lmeval,deepeval]
 
 Each peer is installed on demand into ~/.cache/evalharness/peers/<tool> (an npm prefix or a venv),
 never as a dependency of evalharness. Telemetry and update checks are switched off, and every request
@@ -29,7 +29,9 @@ CACHE = Path.home() / ".cache" / "evalharness" / "peers"
 QUIET = {"CI": "true", "PROMPTFOO_DISABLE_TELEMETRY": "1", "PROMPTFOO_DISABLE_UPDATE": "1",
          "PROMPTFOO_DISABLE_SHARING": "1", "DEEPEVAL_TELEMETRY_OPT_OUT": "1", "INSPECT_DISPLAY": "none",
          "DO_NOT_TRACK": "1", "NO_PROXY": "127.0.0.1", "OPENAI_API_KEY": "sk-local-dummy"}
-VERSIONS = {"promptfoo": "0.123.1", "inspect": "0.3.285", "node": "22.23.3"}  # promptfoo needs Node >= 22.22
+VERSIONS = {"promptfoo": "0.123.1", "inspect": "0.3.285", "node": "22.23.3",  # promptfoo needs Node >= 22.22
+            "lmeval": "0.4.13", "deepeval": "4.3.1"}
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def sh(cmd: list[str], **kw) -> None:
@@ -56,6 +58,19 @@ def install(tool: str) -> Path:
             sh([sys.executable, "-m", "venv", str(d)])
             sh([str(d / "bin" / "pip"), "install", "-q", f"inspect-ai=={VERSIONS[tool]}", "openai"])
         return exe
+    if tool == "lmeval":  # its dependencies include torch: the CPU build first, so pip does not fetch a CUDA one
+        exe = d / "bin" / "lm_eval"
+        if not exe.exists():
+            sh([sys.executable, "-m", "venv", str(d)])
+            sh([str(d / "bin" / "pip"), "install", "-q", "torch==2.13.0"])
+            sh([str(d / "bin" / "pip"), "install", "-q", f"lm-eval[api]=={VERSIONS[tool]}"])
+        return exe
+    if tool == "deepeval":
+        exe = d / "bin" / "python"
+        if not (d / "bin" / "deepeval").exists():
+            sh([sys.executable, "-m", "venv", str(d)])
+            sh([str(d / "bin" / "pip"), "install", "-q", f"deepeval=={VERSIONS[tool]}", "openai"])
+        return exe
     raise SystemExit(f"unknown tool {tool}")
 
 
@@ -65,6 +80,8 @@ def timed(cmd: list[str], env: dict, cwd: Path) -> float:
     wall = time.perf_counter() - t0
     if p.returncode not in (0, 1, 100):  # promptfoo exits 100 when assertions fail
         raise RuntimeError(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-800:] or p.stdout[-800:]}")
+    if "lm_eval" in cmd[0] and "|exact_match|↑  |    1|" not in p.stdout:  # every answer matched, or no figure
+        raise RuntimeError(f"lm-eval did not score every answer as a match:\n{p.stdout[-800:]}")
     return wall
 
 
@@ -88,7 +105,59 @@ def workload(n: int, d: Path, base: str) -> dict[str, list[list[str]]]:
         "from inspect_ai.scorer import exact\nfrom inspect_ai.solver import generate\n\n\n@task\ndef peers():\n"
         f"    return Task(dataset=[Sample(input=f'REPLY=ok {{i}}', target=f'ok {{i}}') for i in range({n})],\n"
         "                solver=generate(), scorer=exact())\n")
+    # lm-eval: a generate_until task over a local JSONL file, exact match (no hub, no tokenizer)
+    with open(d / "peers.jsonl", "w") as f:
+        for _, q, a in cases:
+            f.write(f'{{"q": "{q}", "a": "{a}"}}\n')
+    (d / "lmeval_tasks").mkdir(exist_ok=True)
+    (d / "lmeval_tasks" / "peers.yaml").write_text(
+        "task: peers\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+        f"    test: {d / 'peers.jsonl'}\ntest_split: test\noutput_type: generate_until\n"
+        "doc_to_text: '{{q}}'\ndoc_to_target: '{{a}}'\n"
+        "generation_kwargs: {until: ['<|never|>'], do_sample: false, temperature: 0, max_gen_toks: 32}\n"
+        "metric_list:\n  - {metric: exact_match, aggregation: mean, higher_is_better: true}\n")
+    # deepeval generates nothing itself: its documented pattern for an app is your own generation loop, then
+    # evaluate() over LLMTestCases. Default: the docs' sequential loop and evaluate()'s defaults; best: an
+    # AsyncOpenAI loop at concurrency 32 and evaluate(max_concurrent=128). Scoring: ExactMatchMetric (no LLM).
+    (d / "deepeval_peers.py").write_text(DEEPEVAL_SCRIPT)
     return {}
+
+
+DEEPEVAL_SCRIPT = """\
+import asyncio, os, sys
+from deepeval import evaluate
+from deepeval.evaluate import AsyncConfig, DisplayConfig
+from deepeval.metrics import ExactMatchMetric
+from deepeval.test_case import LLMTestCase
+
+mode, n, base = sys.argv[1], int(sys.argv[2]), os.environ["STUB_BASE_URL"]
+cases = [(f"REPLY=ok {i}", f"ok {i}") for i in range(n)]
+msg = lambda q: [{"role": "user", "content": q}]
+if mode == "default":
+    from openai import OpenAI
+    client = OpenAI(base_url=base, api_key="dummy")
+    tcs = [LLMTestCase(input=q, expected_output=a, actual_output=client.chat.completions.create(
+        model="m", messages=msg(q), temperature=0).choices[0].message.content) for q, a in cases]
+    result = evaluate(tcs, metrics=[ExactMatchMetric()], display_config=DisplayConfig(print_results=False))
+else:
+    from openai import AsyncOpenAI
+
+    async def generate():
+        client, sem = AsyncOpenAI(base_url=base, api_key="dummy"), asyncio.Semaphore(32)
+
+        async def one(q, a):
+            async with sem:
+                r = await client.chat.completions.create(model="m", messages=msg(q), temperature=0)
+            return LLMTestCase(input=q, expected_output=a, actual_output=r.choices[0].message.content)
+
+        return await asyncio.gather(*(one(q, a) for q, a in cases))
+
+    tcs = asyncio.run(generate())
+    result = evaluate(tcs, metrics=[ExactMatchMetric()], async_config=AsyncConfig(max_concurrent=128),
+                      display_config=DisplayConfig(print_results=False, show_indicator=False))
+passed = sum(all(m.success for m in t.metrics_data) for t in result.test_results)
+assert passed == n, f"deepeval: {passed} of {n} passed"
+"""
 
 
 def main() -> None:
@@ -97,7 +166,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--latency-ms", type=float, default=50)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--tools", default="promptfoo,inspect")
+    ap.add_argument("--tools", default="promptfoo,inspect,lmeval,deepeval")
     a = ap.parse_args()
     tools = [t for t in a.tools.split(",") if t]
     exes = {t: install(t) for t in tools}
@@ -134,6 +203,18 @@ def main() -> None:
                 env = {"STUB_API_KEY": "dummy", "STUB_BASE_URL": base}
                 runs[("inspect-ai", "default")] = (ins, env)
                 runs[("inspect-ai", "--max-connections 128")] = (ins + ["--max-connections", "128"], env)
+            if "lmeval" in tools:
+                lm = [str(exes["lmeval"]), "--model", "local-chat-completions", "--tasks", "peers", "--include_path",
+                      str(d / "lmeval_tasks"), "--apply_chat_template", "--output_path", str(d / "lmeval-out")]
+                margs = f"model=m,base_url={base}/chat/completions,tokenized_requests=False,max_retries=1"
+                env = {**OFFLINE, "HF_HOME": str(d / "hf")}
+                runs[("lm-eval", "default (num_concurrent=1)")] = (lm + ["--model_args", margs], env)
+                runs[("lm-eval", "num_concurrent=128")] = (lm + ["--model_args", margs + ",num_concurrent=128"], env)
+            if "deepeval" in tools:
+                de = [str(exes["deepeval"]), "deepeval_peers.py"]
+                env = {"STUB_BASE_URL": base, "DEEPEVAL_RESULTS_FOLDER": str(d / "deepeval-out")}
+                runs[("deepeval", "default (sequential app loop)")] = (de + ["default", str(a.n)], env)
+                runs[("deepeval", "async c=32, max_concurrent=128")] = (de + ["best", str(a.n)], env)
             times: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
             for _ in range(a.reps):  # alternate tools within each repetition
                 for k, (cmd, env) in runs.items():

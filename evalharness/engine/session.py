@@ -294,9 +294,9 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 
 
 def _warm_imports_in_background() -> None:
-    """Import what the writer, the gate and the console report need (pyarrow: ~0.3 s of CPU) in a thread while the event
-    loop waits on the network, instead of inside the loop at the first flush, where it would stall
-    every request in flight. The thread also answers pyarrow's pandas probe (results/nopandas.py),
+    """Import what the writer, the gate and the console report need (pyarrow: ~0.3 s of CPU) in a
+    thread while the event loop waits on the network, instead of inside the loop at the first flush,
+    where it would stall every request in flight. The thread also answers pyarrow's pandas probe (results/nopandas.py),
     so a run does not import pandas at all unless a report or the baseline comparison needs it."""
     import threading
 
