@@ -68,18 +68,18 @@ async def score_all(scorers: tuple[BoundScorer, ...], sample: Sample, error: str
     return out
 
 
+def _score_sync(s: BoundScorer, sample: Sample) -> Score:
+    try:
+        return s.score_sync(sample)
+    except Exception as e:  # noqa: BLE001
+        return _failed(None, e)
+
+
 def score_all_sync(scorers: tuple[BoundScorer, ...], sample: Sample, error: str | None) -> list[tuple[BoundScorer, Score]]:
     """`score_all` for scorers that are all synchronous (deterministic ones): no event loop needed."""
-    out = []
-    for s in scorers:
-        if error is not None:
-            out.append((s, _failed(error, None)))
-            continue
-        try:
-            out.append((s, s.score_sync(sample)))
-        except Exception as e:  # noqa: BLE001
-            out.append((s, _failed(error, e)))
-    return out
+    if error is not None:
+        return [(s, _failed(error, None)) for s in scorers]
+    return [(s, _score_sync(s, sample)) for s in scorers]
 
 
 class ScorerConfigError(ValueError):
