@@ -131,7 +131,11 @@ def _mean(values: Iterable) -> float | None:
 
 def _quantile(values: Iterable, q: float) -> float | None:
     """Linear interpolation between the closest ranks (pandas' and numpy's default)."""
-    vals = sorted(float(v) for v in values if _present(v))
+    return _quantile_sorted(sorted(float(v) for v in values if _present(v)), q)
+
+
+def _quantile_sorted(vals: list[float], q: float) -> float | None:
+    """`_quantile` of values already sorted, without nulls or NaN."""
     if not vals:
         return None
     pos = q * (len(vals) - 1)
@@ -178,20 +182,21 @@ def _arrow_groups(t: "pa.Table") -> list[tuple[tuple[str, str], "pa.Table"]]:
     return out
 
 
-def _tag_rate(part: "pa.Table", tag: str) -> tuple[float | None, int]:
-    """(failure rate, n) over the rows of an Arrow slice whose tags hold `tag`."""
+def _tag_rate(part: "pa.Table", tag: str) -> float | None:
+    """The failure rate over the rows of an Arrow slice whose tags hold `tag` (None: no such row)."""
     import pyarrow.compute as pc
 
+    if "tags" not in part.column_names:
+        return None
     tags = part["tags"].combine_chunks()
     rows = pc.unique(pc.list_parent_indices(tags).filter(pc.equal(pc.list_flatten(tags), tag)))
-    n = len(rows)
-    if not n:
-        return None, 0
-    return 1 - pc.sum(pc.cast(part["passed"].take(rows), "int64")).as_py() / n, n
+    if not len(rows):
+        return None
+    return 1 - pc.sum(pc.cast(part["passed"].take(rows), "int64")).as_py() / len(rows)
 
 
 def _sorted_present(col) -> list[float]:
-    """The column's values without nulls and NaN, sorted in Arrow (what `_quantile` sorts, in the same order)."""
+    """The column's values without nulls and NaN, sorted in Arrow (for `_quantile_sorted`)."""
     import pyarrow.compute as pc
 
     v = pc.drop_null(col)
@@ -205,15 +210,13 @@ def _summary_arrow(t: "pa.Table") -> list[dict]:
     rows = []
     for (suite, target), part in _arrow_groups(t):
         n = part.num_rows
-        asr = _tag_rate(part, ATTACK_TAG)[0] if "tags" in part.column_names else None
-        orr = _tag_rate(part, BENIGN_TAG)[0] if "tags" in part.column_names else None
         lat = _sorted_present(part["latency_ms"])
         rows.append({
             "suite": suite, "target": target, "responses": n,
             "pass_rate": (pc.sum(pc.cast(part["passed"], "int64")).as_py() or 0) / n,
             "mean_score": _mean(part["score"].to_pylist()), "errors": n - part["error"].null_count,
-            "p50_ms": _quantile(lat, 0.5), "p95_ms": _quantile(lat, 0.95),
-            "attack_success": asr, "over_refusal": orr,
+            "p50_ms": _quantile_sorted(lat, 0.5), "p95_ms": _quantile_sorted(lat, 0.95),
+            "attack_success": _tag_rate(part, ATTACK_TAG), "over_refusal": _tag_rate(part, BENIGN_TAG),
         })
     return rows
 

@@ -37,7 +37,6 @@ class ScoreColumns:
         self.judge_columns = JUDGE_COLUMNS
         self._reset()
         self.tables: list = []
-        self.rows = 0
 
     def _reset(self) -> None:
         self.keys: dict[str, list] = {k: [] for k in ("response_id", "suite", "case_id", "target")}
@@ -60,7 +59,6 @@ class ScoreColumns:
             c["metric_only"].append(b.metric_only)
             if sc.metadata:
                 self.judged[base + j] = sc.metadata
-        self.rows += k
         if base + k >= ARROW_EVERY:
             self._to_arrow()
 
@@ -111,7 +109,7 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
     from evalharness.results.writer import _write_atomic
     from evalharness.scorers.base import Sample
-    from evalharness.scorers.bind import score_all, score_all_sync
+    from evalharness.scorers.bind import score_all_sync
     from evalharness.suite.loader import load_suites
 
     skip_pandas_probe()
@@ -176,15 +174,16 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
                     progress.advance(n=1000)
             progress.advance(n=len(todo) % 1000)
     else:
-        _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, score_all, label)
+        _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, label)
     _write_atomic(scores.table(), new_dir / SCORES_FILE)
     manifest["rescore"] = {"responses": n_total, "skipped_not_in_suites": n_total - len(todo)}
     return _conclude(new_dir, suites, manifest, None, [], opts)
 
 
-def _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, score_all, label) -> None:
+def _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, label) -> None:
     """Judge scorers are async: JUDGE_WORKERS responses in flight, results stored in the responses' order."""
     from evalharness.engine.progress import make_progress
+    from evalharness.scorers.bind import score_all
 
     cache = None
     if judge_configs and opts.cache:

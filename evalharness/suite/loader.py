@@ -275,7 +275,9 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
     out = []
     ds_str = str(ds_path)
     ds_src = Located(ds_str, None, hide_prefix=2)  # the line names the row; fields read plainly
-    plain = isinstance(template, _PlainTemplate)
+    render = None
+    if template is not None:
+        render = template.render_row if isinstance(template, _PlainTemplate) else (lambda r: template.render(**r))
     for n, row in rows:
         case: dict[str, Any] = {}
         meta = {}
@@ -287,9 +289,9 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
         if meta:
             case["metadata"] = {**meta, **(case.get("metadata") or {})}
         case.setdefault("id", f"row-{n}")
-        if template is not None:
+        if render is not None:
             try:
-                case["input"] = template.render_row(row) if plain else template.render(**row)
+                case["input"] = render(row)
             except Exception as e:  # jinja2 raises UndefinedError, SecurityError, TypeError...
                 problems.append(Problem(str(ds_path), n, "prompt", f"template failed on this row: {e}"))
                 continue
@@ -314,9 +316,6 @@ class _PlainTemplate:
     @functools.cached_property
     def jinja(self):
         return _jinja().from_string(self.source)
-
-    def render(self, **row: Any) -> str:
-        return self.render_row(row)
 
     def render_row(self, row: dict[str, Any]) -> str:
         texts = self._texts
