@@ -78,5 +78,12 @@ if __name__ == "__main__":
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--client", choices=sorted(CLIENTS), default="aiohttp")
+    ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     a = ap.parse_args()
-    print(json.dumps(asyncio.run(CLIENTS[a.client](a.base_url, a.n, a.concurrency))))
+    factory = None
+    if a.loop == "uvloop":
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        print(json.dumps(runner.run(CLIENTS[a.client](a.base_url, a.n, a.concurrency))))

@@ -468,12 +468,11 @@ def generate(
     if paraphrase:
         if not (paraphrase_base_url and paraphrase_model):
             _fail_config(ValueError("--paraphrase needs --paraphrase-base-url and --paraphrase-model"))
-        import asyncio
-
+        from evalharness.engine.loop import run as run_loop
         from evalharness.paraphrase import paraphrase_all
 
         seeds = [c for c in cases if "~" not in c["id"]]
-        extra, errors = asyncio.run(paraphrase_all(seeds, paraphrase, paraphrase_base_url, paraphrase_model, cache_dir))
+        extra, errors = run_loop(paraphrase_all(seeds, paraphrase, paraphrase_base_url, paraphrase_model, cache_dir))
         for e in errors:
             print(f"paraphrase failed: {e}", file=sys.stderr)
         cases += extra

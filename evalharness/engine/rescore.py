@@ -15,6 +15,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from evalharness.engine.loop import run as run_loop
 from evalharness.engine.session import (
     RunOptions, RunOutcome, _conclude, _judge_services, _scorer_configs, _start_judges, load_baseline, resolve_judges,
 )
@@ -219,7 +220,7 @@ def _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, s
                     for rt in judge_rts.values():
                         await rt.client.aclose()
 
-            asyncio.run(go())
+            run_loop(go())
             for k, i in enumerate(todo):
                 store(i, results[k])
     finally:

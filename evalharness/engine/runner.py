@@ -51,6 +51,7 @@ class Totals:
     cached: int = 0
     skipped: int = 0
     by_error: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0  # the request phase: workers started -> last response scored
 
 
 def response_id(run_id: str, suite: str, case_id: str, target: str, repeat: int) -> str:
@@ -137,13 +138,18 @@ class Runner:
 
     async def run(self) -> Totals:
         import asyncio
+        import time
 
         workers = []
         for t in self.targets:
             it = self._items(t)
             n = 1 if t.client is None else t.config.concurrency
             workers += [self._worker(t, it) for _ in range(n)]
-        await asyncio.gather(*workers)
+        t0 = time.perf_counter()
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            self.totals.elapsed_s += time.perf_counter() - t0
         return self.totals
 
     async def _worker(self, target: TargetRuntime, items: Iterator[WorkItem]) -> None:

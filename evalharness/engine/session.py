@@ -196,6 +196,12 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     from evalharness.results.writer import RunWriter, load_done
     from evalharness.suite.loader import load_suites
 
+    from evalharness.engine.loop import ENV as LOOP_ENV, loop_factory, run as run_loop
+
+    try:
+        loop_name = loop_factory()[0]
+    except ValueError as e:
+        raise SuiteError([Problem("environment", None, LOOP_ENV, str(e))]) from None
     suites = load_suites(opts.paths)
     from dataclasses import replace
 
@@ -265,7 +271,10 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
             from evalharness import startup
 
             startup.done()
-            totals = asyncio.run(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
+            totals = run_loop(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
+            manifest["timing"] = {"event_loop": loop_name, "request_phase_s": round(totals.elapsed_s, 4),
+                                  "requests_per_s": round(totals.requests / totals.elapsed_s, 1)
+                                  if totals.elapsed_s > 0 else None}
             if services is not None:
                 for name, stats in services.summary().items():
                     manifest["judges"][name]["stats"] = stats

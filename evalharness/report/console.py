@@ -47,6 +47,11 @@ def print_outcome(outcome) -> None:
             + (f", position bias {bias:.0%} of {st.get('pairwise')} pairs" if bias is not None else "")))
     for m in outcome.messages:
         c.print(Text(m, style="bold red"))
+    tot = outcome.totals
+    if tot is not None and tot.requests:
+        rate = f" ({tot.requests / tot.elapsed_s:.0f}/s)" if tot.elapsed_s > 0 else ""
+        c.print(f"requests:  {tot.requests} in {tot.elapsed_s:.2f} s{rate}, {tot.cached} cached, {tot.errors} errors",
+                highlight=False)
     c.print(f"responses: {outcome.run_dir / 'responses.parquet'}", highlight=False)
     c.print(f"scores:    {outcome.run_dir / 'scores.parquet'}", highlight=False)
     verdict = {0: "[green]PASS[/]", 1: "[bold red]GATE FAILED[/]", 3: "[bold red]INFRASTRUCTURE FAILURE[/]"}
