@@ -315,8 +315,11 @@ def _warm_imports_in_background() -> None:
         interval = sys.getswitchinterval()
         sys.setswitchinterval(min(interval, 0.0005))
         try:
-            import pyarrow.compute  # noqa: F401
-            import pyarrow.parquet  # noqa: F401
+            from evalharness.startup import single_threaded_blas
+
+            with single_threaded_blas():  # pyarrow imports numpy
+                import pyarrow.compute  # noqa: F401
+                import pyarrow.parquet  # noqa: F401
 
             from evalharness.results.nopandas import skip_pandas_probe
 
