@@ -272,7 +272,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 
             startup.done()
             totals = run_loop(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
-            manifest["timing"] = {"event_loop": loop_name, "request_phase_s": round(totals.elapsed_s, 4),
+            manifest["timing"] = {"event_loop": loop_name, "request_phase_s": round(totals.elapsed_s, 6),
                                   "requests_per_s": round(totals.requests / totals.elapsed_s, 1)
                                   if totals.elapsed_s > 0 else None}
             if services is not None:
