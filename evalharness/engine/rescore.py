@@ -101,29 +101,22 @@ def _loads(value: Any) -> Any:
 
 
 def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptions | None = None) -> RunOutcome:
-    import pyarrow as pa
+    from dataclasses import replace
+
     import pyarrow.parquet as pq
 
-    from evalharness.engine.progress import make_progress
     from evalharness.results.manifest import new_run_id, read_manifest, utcnow, write_manifest
     from evalharness.results.nopandas import skip_pandas_probe
-    from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
-    from evalharness.results.writer import _write_atomic
-    from evalharness.scorers.base import Sample
-    from evalharness.scorers.bind import score_all_sync
+    from evalharness.results.schema import RESPONSES_FILE
     from evalharness.suite.loader import load_suites
 
     skip_pandas_probe()
     old = read_manifest(run_dir)
     paths = paths or [s["path"] for s in old.get("suites", [])]
     suites = load_suites(paths)
-    lookup = {(s.name, lc.case.id): (s, lc) for s in suites for lc in s.cases}
     opts = opts or RunOptions(paths=list(paths), out=out)
     judge_configs = resolve_judges(opts, suites)
     stored = pq.read_table(run_dir / RESPONSES_FILE)
-    # What the scorers read, as native values (None stays None), column by column.
-    cols = {c: stored[c].to_pylist() for c in STORED}
-    keep = [k in lookup for k in zip(cols["suite"], cols["case_id"])]
     run_id = new_run_id()
     new_dir = Path(out) / run_id
     new_dir.mkdir(parents=True)
@@ -131,14 +124,37 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
                 "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
                             "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
     write_manifest(new_dir, manifest)
-    # Responses whose case is not in the suites given are left out of the new run (and counted).
-    stored = stored.filter(pa.array(keep, pa.bool_()))
-    stored = stored.set_column(stored.schema.get_field_index("run_id"), "run_id",
-                               pa.array([run_id] * stored.num_rows, pa.string()))
-    _write_atomic(stored, new_dir / RESPONSES_FILE)
+    n_total = stored.num_rows
+    n_scored = _score_stored(stored, suites, judge_configs, opts, new_dir, run_id)
+    manifest["rescore"] = {"responses": n_total, "skipped_not_in_suites": n_total - n_scored}
+    # As in `run`: the cases (100k: ~240 MB) and the stored columns are not needed by the gate, so they
+    # are released before it reads the new files back (100k responses: peak 612 -> 500 MB).
+    suites = [replace(s, cases=()) for s in suites]
     del stored
+    return _conclude(new_dir, suites, manifest, None, [], opts)
+
+
+def _score_stored(stored, suites, judge_configs, opts, new_dir: Path, run_id: str) -> int:
+    """Copy the stored responses that belong to the suites into new_dir (new run id) and write their
+    new scores there. Returns how many responses were scored."""
+    import pyarrow as pa
+
+    from evalharness.engine.progress import make_progress
+    from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
+    from evalharness.results.writer import _write_atomic
+    from evalharness.scorers.base import Sample
+    from evalharness.scorers.bind import score_all_sync
+
+    lookup = {(s.name, lc.case.id): (s, lc) for s in suites for lc in s.cases}
+    # What the scorers read, as native values (None stays None), column by column.
+    cols = {c: stored[c].to_pylist() for c in STORED}
+    keep = [k in lookup for k in zip(cols["suite"], cols["case_id"])]
+    # Responses whose case is not in the suites given are left out of the new run (and counted).
+    kept = stored.filter(pa.array(keep, pa.bool_()))
+    kept = kept.set_column(kept.schema.get_field_index("run_id"), "run_id", pa.array([run_id] * kept.num_rows, pa.string()))
+    _write_atomic(kept, new_dir / RESPONSES_FILE)
+    del kept
     todo = [i for i, k in enumerate(keep) if k]
-    n_total = len(keep)
     scores = ScoreColumns(run_id)
 
     c_suite, c_case, c_error, c_output = cols["suite"], cols["case_id"], cols["error"], cols["output"]
@@ -177,8 +193,7 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     else:
         _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, label)
     _write_atomic(scores.table(), new_dir / SCORES_FILE)
-    manifest["rescore"] = {"responses": n_total, "skipped_not_in_suites": n_total - len(todo)}
-    return _conclude(new_dir, suites, manifest, None, [], opts)
+    return len(todo)
 
 
 def _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, label) -> None:
