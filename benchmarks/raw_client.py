@@ -1,11 +1,12 @@
 """The reference floor: the same requests fired by a plain async loop, exact-match check only.
 
-    python benchmarks/raw_client.py --base-url http://127.0.0.1:PORT/v1 --n 2000 --concurrency 64 [--client aiohttp|httpx|openai]
+    python benchmarks/raw_client.py --base-url http://127.0.0.1:PORT/v1 --n 2000 --concurrency 64 [--client aiohttp|httpx|openai] [--loop asyncio|uvloop]
 
 prints one JSON line: wall seconds and correct answers. The default client is aiohttp, the fastest
 plain loop on this machine (and evalharness's own transport); `--client httpx` shows the httpx floor,
 and `--client openai` the plain AsyncOpenAI loop the performance issue names as its reference
-(`pip install -e '.[bench]'`).
+(`pip install -e '.[bench]'`). `--loop uvloop` runs it on uvloop, evalharness's default loop; `wall_s`
+is the request phase only (first request to last response).
 """
 
 from __future__ import annotations
