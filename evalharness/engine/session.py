@@ -191,12 +191,11 @@ def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
 
 def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     from evalharness.engine.cache import ResponseCache, default_cache_dir
+    from evalharness.engine.loop import ENV as LOOP_ENV, loop_factory, run as run_loop
     from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
     from evalharness.results.schema import SCHEMA_VERSION
     from evalharness.results.writer import RunWriter, load_done
     from evalharness.suite.loader import load_suites
-
-    from evalharness.engine.loop import ENV as LOOP_ENV, loop_factory, run as run_loop
 
     try:
         loop_name = loop_factory()[0]
