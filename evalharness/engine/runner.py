@@ -53,6 +53,10 @@ class Totals:
     by_error: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0  # the request phase: workers started -> last response scored
 
+    @property
+    def requests_per_s(self) -> float | None:
+        return self.requests / self.elapsed_s if self.elapsed_s > 0 else None
+
 
 def response_id(run_id: str, suite: str, case_id: str, target: str, repeat: int) -> str:
     return hashlib.sha1(f"{run_id}\x1f{suite}\x1f{case_id}\x1f{target}\x1f{repeat}".encode()).hexdigest()[:20]

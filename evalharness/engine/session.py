@@ -191,7 +191,7 @@ def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
 
 def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     from evalharness.engine.cache import ResponseCache, default_cache_dir
-    from evalharness.engine.loop import ENV as LOOP_ENV, loop_factory, run as run_loop
+    from evalharness.engine.loop import loop_factory, run as run_loop
     from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
     from evalharness.results.schema import SCHEMA_VERSION
     from evalharness.results.writer import RunWriter, load_done
@@ -200,7 +200,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     try:
         loop_name = loop_factory()[0]
     except ValueError as e:
-        raise SuiteError([Problem("environment", None, LOOP_ENV, str(e))]) from None
+        raise SuiteError([Problem("environment", None, "", str(e))]) from None  # the message names the variable
     suites = load_suites(opts.paths)
     from dataclasses import replace
 
@@ -271,9 +271,9 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 
             startup.done()
             totals = run_loop(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
+            rate = totals.requests_per_s
             manifest["timing"] = {"event_loop": loop_name, "request_phase_s": round(totals.elapsed_s, 6),
-                                  "requests_per_s": round(totals.requests / totals.elapsed_s, 1)
-                                  if totals.elapsed_s > 0 else None}
+                                  "requests_per_s": None if rate is None else round(rate, 1)}
             if services is not None:
                 for name, stats in services.summary().items():
                     manifest["judges"][name]["stats"] = stats
@@ -304,8 +304,9 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 def _warm_imports_in_background() -> None:
     """Import what the writer, the gate and the console report need (pyarrow: ~0.3 s of CPU) in a
     thread while the event loop waits on the network, instead of inside the loop at the first flush,
-    where it would stall every request in flight. The thread also answers pyarrow's pandas probe (results/nopandas.py),
-    so a run does not import pandas at all unless a report or the baseline comparison needs it."""
+    where it would stall every request in flight. The thread also answers pyarrow's pandas probe
+    (results/nopandas.py), so a run does not import pandas at all unless a report or the baseline
+    comparison needs it."""
     import threading
 
     def warm() -> None:

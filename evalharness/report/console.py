@@ -49,7 +49,7 @@ def print_outcome(outcome) -> None:
         c.print(Text(m, style="bold red"))
     tot = outcome.totals
     if tot is not None and tot.requests:
-        rate = f" ({tot.requests / tot.elapsed_s:.0f}/s)" if tot.elapsed_s > 0 else ""
+        rate = "" if tot.requests_per_s is None else f" ({tot.requests_per_s:.0f}/s)"
         c.print(f"requests:  {tot.requests} in {tot.elapsed_s:.2f} s{rate}, {tot.cached} cached, {tot.errors} errors",
                 highlight=False)
     c.print(f"responses: {outcome.run_dir / 'responses.parquet'}", highlight=False)
