@@ -125,5 +125,6 @@ def main() -> None:
               f"{r['eh_peak_rss_mb']:>6.0f}"
               + (f" {r['openai_wall_s']:>8.2f} {r['openai_wall_s'] / r['eh_wall_s']:>9.2f}" if a.openai else ""), flush=True)
 
+
 if __name__ == "__main__":
     main()
