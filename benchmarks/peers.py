@@ -183,6 +183,9 @@ def main() -> None:
             runs = {
                 ("raw client (aiohttp)", "c=32"): ([sys.executable, str(HERE / "raw_client.py"), "--base-url", base,
                                                     "--n", str(a.n), "--concurrency", "32"], {}),
+                # the floor the performance issue names: a plain AsyncOpenAI loop (pip install -e '.[bench]')
+                ("raw client (AsyncOpenAI)", "c=32"): ([sys.executable, str(HERE / "raw_client.py"), "--base-url", base,
+                                                        "--n", str(a.n), "--concurrency", "32", "--client", "openai"], {}),
                 ("evalharness", "default (c=16)"): ([sys.executable, "-m", "evalharness.cli", "run", "eh.yaml",
                                                      "--base-url", base, "--model", "m", "--no-cache", "--out",
                                                      "eh-reports"], {}),
@@ -226,9 +229,9 @@ def main() -> None:
         stub.wait()
     raw = rows[0][2]
     print(f"{a.n} cases, stub latency {a.latency_ms:g} ms, median of {a.reps}, whole process")
-    print(f"{'tool':<22}{'setting':<26}{'wall s':>8}{'x raw':>8}")
+    print(f"{'tool':<26}{'setting':<32}{'wall s':>8}{'x raw':>8}")
     for tool, setting, t in rows:
-        print(f"{tool:<22}{setting:<26}{t:>8.2f}{t / raw:>8.2f}")
+        print(f"{tool:<26}{setting:<32}{t:>8.2f}{t / raw:>8.2f}")
 
 
 if __name__ == "__main__":

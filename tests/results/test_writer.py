@@ -40,3 +40,16 @@ def test_scores_without_their_response_are_not_stored(tmp_path):
     responses, stored = load_done(tmp_path)
     assert responses.num_rows == 1
     assert sorted(stored["response_id"].to_pylist()) == ["r0", "r0"]
+
+
+def test_a_short_run_with_repeated_rows_keeps_the_last_and_drops_orphans(tmp_path):
+    """The direct path (nothing flushed) de-duplicates exactly like the parts path when the rows need it."""
+    w = RunWriter(tmp_path)
+    response, scores = _rows(0)
+    w.add(response, scores)
+    w.add({**response, "output": "second"}, [{**scores[0], "reason": "second"}])
+    w.add_scores([{**scores[0], "response_id": "orphan"}])
+    r_path, s_path = w.finish()
+    responses, stored = pq.read_table(r_path).to_pylist(), pq.read_table(s_path).to_pylist()
+    assert [r["output"] for r in responses] == ["second"]
+    assert sorted((s["scorer"], s["reason"]) for s in stored) == [("a", "second"), ("b", "")]
