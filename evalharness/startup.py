@@ -9,10 +9,10 @@ the first request; every other command at once.
 From then on the youngest generation is collected after 10,000 net allocations instead of
 CPython's 700. Every request allocates a few dozen short-lived containers (aiohttp's request and
 response objects, futures, the parsed JSON), and at 700 the collector ran about once per 50
-requests: at latency 0, concurrency 128 and 20,000 requests it took 0.75-0.79 s of the request
+requests: at latency 0, concurrency 128 and 20,000 requests it took 0.5-0.8 s of the request
 phase's CPU, against 0.06-0.07 s at 10,000 (gc callbacks, benchmarks/README.md). Almost all of these
-objects are freed by reference counting; the collector only has cycles to find, and a larger young
-generation holds at most a few MB more until it does.
+objects are freed by reference counting; the collector only has cycles to find, and the larger young
+generation keeps at most 10,000 more objects alive until it does.
 """
 
 from __future__ import annotations
