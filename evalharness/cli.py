@@ -468,7 +468,12 @@ def generate(
     if paraphrase:
         if not (paraphrase_base_url and paraphrase_model):
             _fail_config(ValueError("--paraphrase needs --paraphrase-base-url and --paraphrase-model"))
-        from evalharness.engine.loop import run as run_loop
+        from evalharness.engine.loop import loop_factory, run as run_loop
+
+        try:
+            loop_factory()
+        except ValueError as e:
+            _fail_config(e)
         from evalharness.paraphrase import paraphrase_all
 
         seeds = [c for c in cases if "~" not in c["id"]]

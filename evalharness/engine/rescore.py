@@ -17,7 +17,8 @@ from typing import Any
 
 from evalharness.engine.loop import run as run_loop
 from evalharness.engine.session import (
-    RunOptions, RunOutcome, _conclude, _judge_services, _scorer_configs, _start_judges, load_baseline, resolve_judges,
+    RunOptions, RunOutcome, _conclude, _judge_services, _scorer_configs, _start_judges, event_loop_name, load_baseline,
+    resolve_judges,
 )
 
 # The stored columns a Sample is built from.
@@ -110,6 +111,7 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     from evalharness.results.schema import RESPONSES_FILE
     from evalharness.suite.loader import load_suites
 
+    event_loop_name()  # judge scorers run on it: a bad EVALHARNESS_EVENT_LOOP fails before the new folder exists
     skip_pandas_probe()
     old = read_manifest(run_dir)
     paths = paths or [s["path"] for s in old.get("suites", [])]

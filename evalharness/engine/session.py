@@ -189,18 +189,26 @@ def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
     return {(r.suite, r.case_id): r.output for r in t.drop_duplicates(["suite", "case_id"]).itertuples()}
 
 
+def event_loop_name() -> str:
+    """The event loop requests will run on; a bad EVALHARNESS_EVENT_LOOP is a configuration error,
+    raised before anything is written."""
+    from evalharness.engine.loop import loop_factory
+
+    try:
+        return loop_factory()[0]
+    except ValueError as e:
+        raise SuiteError([Problem("environment", None, "", str(e))]) from None  # the message names the variable
+
+
 def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     from evalharness.engine.cache import ResponseCache, default_cache_dir
-    from evalharness.engine.loop import loop_factory, run as run_loop
+    from evalharness.engine.loop import run as run_loop
     from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
     from evalharness.results.schema import SCHEMA_VERSION
     from evalharness.results.writer import RunWriter, load_done
     from evalharness.suite.loader import load_suites
 
-    try:
-        loop_name = loop_factory()[0]
-    except ValueError as e:
-        raise SuiteError([Problem("environment", None, "", str(e))]) from None  # the message names the variable
+    loop_name = event_loop_name()
     suites = load_suites(opts.paths)
     from dataclasses import replace
 

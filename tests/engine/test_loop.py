@@ -58,3 +58,20 @@ def test_run_json_records_loop_and_request_phase(tmp_path, cli):
     assert timing["request_phase_s"] > 0
     assert timing["requests_per_s"] == pytest.approx(2 / timing["request_phase_s"], rel=0.05)
     assert "requests:  2 in" in r.stdout
+
+
+def test_rescore_and_paraphrase_refuse_an_unknown_loop_before_writing(tmp_path, cli):
+    s = write(tmp_path / "s.yaml", "name: s\ncategory: accuracy\nscorers: [{type: contains}]\n"
+              "cases: [{id: a, input: hi, expected: hi, output: hi}]\n")
+    r = cli("run", str(s), "--target", "recorded", "--out", str(tmp_path / "r"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    (run,) = (tmp_path / "r").iterdir()
+    r = cli("rescore", str(run), "--out", str(tmp_path / "new"), env={loop.ENV: "trio"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "EVALHARNESS_EVENT_LOOP='trio'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "new").exists()
+    r = cli("generate", str(s), "-o", str(tmp_path / "g.yaml"), "--paraphrase", "1",
+            "--paraphrase-base-url", "http://127.0.0.1:9/v1", "--paraphrase-model", "m", env={loop.ENV: "trio"})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "EVALHARNESS_EVENT_LOOP='trio'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "g.yaml").exists()
