@@ -85,3 +85,15 @@ def summaries(paths: list[str]) -> tuple[dict[str, list[dict]], list[str]]:
         except Exception as e:  # noqa: BLE001 - one bad run must not hide the others
             problems.append(f"{Path(p).name}: {type(e).__name__}: {e}")
     return out, problems
+
+
+@st.cache_data(max_entries=2000, show_spinner=False)
+def _manifest(path: str, stamp: float) -> dict:
+    import json
+
+    return json.loads((Path(path) / "run.json").read_text(encoding="utf-8"))
+
+
+def manifest(path: str) -> dict:
+    """A run's run.json, cached until it changes."""
+    return _manifest(path, _stamp(Path(path) / "run.json"))

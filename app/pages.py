@@ -69,6 +69,13 @@ def runs(cat, reports: Path) -> None:
     st.dataframe(view, hide_index=True, width="stretch", key="runs_table")
     st.caption(f"{len(cat.runs)} run(s); {int(cat.runs['readable'].sum())} readable. "
                "Pick runs in the sidebar to compare them.")
+    for path in _selected(cat):
+        manifest = _read(data.manifest, path)
+        table = tables.baseline_table(manifest) if manifest else None
+        if table is not None and len(table):
+            st.subheader("Against the baseline")
+            st.text(f"{Path(path).name} compared with its --baseline (the pairs the regression gate used)")
+            st.dataframe(table, hide_index=True, width="stretch")
 
 
 def leaderboard(cat, reports: Path) -> None:

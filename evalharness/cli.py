@@ -17,7 +17,7 @@ app = typer.Typer(
     help="Evaluate models behind OpenAI-compatible endpoints with declarative suites, and gate CI on the results.",
 )
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # evalharness/exitcodes.py: ExitCode.CONFIG (kept as a plain int: --help must not import more)
 
 
 @app.callback()
@@ -66,7 +66,8 @@ def run(
     judge_base_url: Optional[str] = typer.Option(None, "--judge-base-url", help="judge endpoint (overrides the suites' `default` judge)"),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="judge model name"),
     judge_api_key_env: Optional[str] = typer.Option(None, "--judge-api-key-env", help="env var holding the judge's API key"),
-    baseline: Optional[str] = typer.Option(None, "--baseline", help="an earlier run folder (for `pairwise: {against: baseline}`)"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="an earlier run folder, or `pinned`: the regression gate and `pairwise: {against: baseline}` compare with it"),
+    baseline_target: Optional[str] = typer.Option(None, "--baseline-target", help="the baseline's target every target is compared with (default: same name, else the baseline's only target)"),
     guard_policy: Optional[str] = typer.Option(None, "--guard-policy", help="policy for the built-in `guarded` target"),
     junit: Optional[str] = typer.Option(None, "--junit", help="write JUnit XML (one testcase per case x target)"),
     summary_md: Optional[str] = typer.Option(None, "--summary", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)"),
@@ -74,16 +75,18 @@ def run(
 ) -> None:
     """Run suites against one or more targets, write Parquet, and gate. Exit 0 pass, 1 gate fail, 2 bad config, 3 infrastructure."""
     from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, execute
+    from evalharness.exitcodes import RunFailed, report_unexpected
     from evalharness.suite.errors import SuiteError
 
     if resume is not None:
         from evalharness.results.manifest import read_manifest
 
+        from evalharness.engine.session import saved_options
+
         try:
-            saved = read_manifest(resume)["options"]
-        except (OSError, KeyError, ValueError) as e:
+            opts = saved_options(read_manifest(resume)["options"])
+        except (OSError, KeyError, ValueError, TypeError) as e:
             _fail_config(ValueError(f"--resume {resume}: not a run folder with a readable run.json ({e})"))
-        opts = RunOptions(**saved)
         if paths:
             opts.paths = list(paths)
     else:
@@ -94,7 +97,8 @@ def run(
             target_names=list(target), serve=list(serve), out=out, repeats=repeats, stream=stream, cache=not no_cache,
             cache_dir=cache_dir, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries, limit=limit,
             batch_rows=batch_rows, judge_base_url=judge_base_url, judge_model=judge_model,
-            judge_api_key_env=judge_api_key_env, baseline=baseline, guard_policy=guard_policy, junit=junit,
+            judge_api_key_env=judge_api_key_env, baseline=baseline, baseline_target=baseline_target,
+            guard_policy=guard_policy, junit=junit,
             summary_md=summary_md, shard=shard,
         )
     import signal
@@ -112,6 +116,8 @@ def run(
 
         Console(stderr=True).print(f"[bold red]infrastructure error:[/] {e}", highlight=False)
         raise typer.Exit(EXIT_INFRA)
+    except RunFailed as e:
+        raise typer.Exit(report_unexpected(e))
     except KeyboardInterrupt:
         print("\ninterrupted: stored results are kept; finish with `evalharness run --resume <run folder>`",
               file=sys.stderr)
@@ -174,28 +180,34 @@ def compare(
     significance: float = typer.Option(0.05, "--significance", help="McNemar p below which a change is significant"),
     max_regression: float = typer.Option(0.0, "--max-regression", help="pass-rate drop tolerated even when significant"),
     top: int = typer.Option(10, "--top", help="flipped cases to list per suite"),
+    baseline_target: Optional[str] = typer.Option(None, "--baseline-target", help="run A's target every target of run B is compared with (default: same name, else A's only target)"),
 ) -> None:
     """Compare two runs: delta with a 95% bootstrap CI, exact McNemar, flipped cases. Exit 1 on a significant regression."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from evalharness.compare import compare_runs
+    from evalharness.compare import PairingError, compare_runs
 
     for r in (run_a, run_b):
         if not (r / "responses.parquet").is_file():
             _fail_config(ValueError(f"{r} is not a finished run folder (no responses.parquet)"))
-    deltas, pairs = compare_runs(run_a, run_b, significance=significance, max_regression=max_regression)
+    try:
+        deltas, pairs = compare_runs(run_a, run_b, significance=significance, max_regression=max_regression,
+                                     baseline_target=baseline_target)
+    except PairingError as e:
+        _fail_config(e)
     if not deltas:
         _fail_config(ValueError("the two runs share no (suite, case) pairs"))
     c = Console(width=200 if not sys.stdout.isatty() else None)
     t = Table(title=f"{run_a.name} -> {run_b.name}")
-    for col in ("suite", "target", "scope", "n", "pass A", "pass B", "delta", "95% CI", "McNemar p", "pass->fail",
-                "fail->pass", "verdict"):
+    for col in ("suite", "target (B vs A)", "scope", "n", "pass A", "pass B", "delta", "95% CI", "McNemar p",
+                "pass->fail", "fail->pass", "verdict"):
         t.add_column(col)
     for d in deltas:
         verdict = "REGRESSION" if d.significant_regression else ("worse, not significant" if d.delta < 0 else "ok")
-        t.add_row(Text(d.suite), Text(d.target), Text(d.scope), str(d.n), f"{d.pass_a:.1%}", f"{d.pass_b:.1%}", f"{d.delta:+.3f}",
+        t.add_row(Text(d.suite), Text(f"{d.target} vs {d.baseline_target}"), Text(d.scope), str(d.n),
+                  f"{d.pass_a:.1%}", f"{d.pass_b:.1%}", f"{d.delta:+.3f}",
                   f"[{d.ci_low:+.3f}, {d.ci_high:+.3f}]", f"{d.p_value:.4f}", str(len(d.regressed)), str(len(d.improved)),
                   verdict)
     c.print(t)
@@ -365,6 +377,8 @@ def rescore(
     judge_model: Optional[str] = typer.Option(None, "--judge-model"),
     no_cache: bool = typer.Option(False, "--no-cache", help="do not read or write the judge response cache"),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="cache directory (default ~/.cache/evalharness)"),
+    baseline: Optional[str] = typer.Option(None, "--baseline", help="a run folder (or `pinned`) for the regression gate"),
+    baseline_target: Optional[str] = typer.Option(None, "--baseline-target", help="the baseline's target to compare with"),
 ) -> None:
     """Score a run's stored responses again without calling the model; writes a new run folder and gates it."""
     from evalharness.engine.rescore import rescore_run
@@ -373,7 +387,7 @@ def rescore(
     from evalharness.suite.errors import SuiteError
 
     opts = RunOptions(paths=list(suite), out=out, judge_base_url=judge_base_url, judge_model=judge_model,
-                      cache=not no_cache, cache_dir=cache_dir)
+                      cache=not no_cache, cache_dir=cache_dir, baseline=baseline, baseline_target=baseline_target)
     try:
         outcome = rescore_run(run_dir, list(suite) or None, out, opts)
     except SuiteError as e:
@@ -613,21 +627,45 @@ def serve_(
         raise typer.Exit(0)
 
 
+def _click_kind(e: Exception) -> str | None:
+    """"ClickException" or "Abort" when `e` is one of click's (typer 0.29+ vendors its own copy of click,
+    so the classes are recognised by name), else None."""
+    names = {c.__name__ for c in type(e).__mro__}
+    return next((k for k in ("Abort", "ClickException") if k in names), None)
+
+
 def main() -> None:
-    """Entry point. Once a command has finished, every result file is closed and only the standard
-    streams need flushing, so the interpreter's own teardown (finalising pyarrow, pandas, pydantic and
-    the rest: about 0.5 s on a 2-core machine) is skipped with os._exit. Errors still propagate."""
+    """Entry point. Exit codes mean one thing each (evalharness/exitcodes.py): click runs outside its
+    standalone mode so that neither an interrupt nor a usage error can become 1 ("a gate failed"), and
+    any unexpected error is one line on stderr, its traceback in a log file, and exit 3.
+
+    Once a command has finished, every result file is closed and only the standard streams need
+    flushing, so the interpreter's own teardown (finalising pyarrow, pandas, pydantic and the rest:
+    about 0.5 s on a 2-core machine) is skipped with os._exit."""
     from evalharness import startup
+    from evalharness.exitcodes import ExitCode, report_unexpected
 
     startup.begin()
     try:
-        app()
-        code = 0
+        rv = app(standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
     except SystemExit as e:
-        if e.code is None or isinstance(e.code, int):
-            code = e.code or 0
-        else:  # a message: let Python print it and exit as usual
-            raise
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else ExitCode.CONFIG)
+        if not isinstance(e.code, (int, type(None))):
+            print(e.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        code = ExitCode.INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - the one place an unexpected error becomes exit 3
+        kind = _click_kind(e)
+        if kind == "Abort":
+            print("\ninterrupted", file=sys.stderr)
+            code = ExitCode.INTERRUPTED
+        elif kind == "ClickException":  # usage: an unknown option, a bad value, a missing argument
+            e.show()
+            code = ExitCode.CONFIG
+        else:
+            code = report_unexpected(e)
     try:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -253,12 +253,14 @@ def summarize(verdicts: "pd.DataFrame") -> "pd.DataFrame":
 class GateCheck:
     suite: str
     target: str
-    scope: str  # "overall" or "tag:NAME"
-    metric: str  # "pass_rate", "mean_score", "attack_success", "over_refusal"
+    scope: str  # "overall", "tag:NAME", "scorer:NAME" or "vs baseline (p=...)"
+    metric: str  # "pass_rate", "mean_score", "attack_success", "over_refusal", "significant_drop", "judged"
     threshold: float
-    value: float | None  # None when the scope has no responses
+    value: float | None  # None: the check evaluated nothing (`reason` says why), and it fails
     n: int
     bound: str = "min"  # "min": value >= threshold; "max": value <= threshold
+    reason: str | None = None  # why there is no value
+    against: str | None = None  # regression checks: the baseline side, `TARGET@RUN`
 
     @property
     def passed(self) -> bool:
@@ -267,9 +269,10 @@ class GateCheck:
         return self.value >= self.threshold if self.bound == "min" else self.value <= self.threshold
 
     def describe(self) -> str:
-        val = "n/a (no responses)" if self.value is None else f"{self.value:.3f}"
+        val = f"n/a ({self.reason or 'no responses'})" if self.value is None else f"{self.value:.3f}"
         verdict = "PASS" if self.passed else "FAIL"
-        return (f"{verdict} {self.suite} [{self.target}] {self.scope} {self.metric} {val} "
+        who = self.target if self.against is None else f"{self.target} vs {self.against}"
+        return (f"{verdict} {self.suite} [{who}] {self.scope} {self.metric} {val} "
                 f"({self.bound} {self.threshold:g}, n={self.n})")
 
 
@@ -287,49 +290,141 @@ def case_stats(verdicts: Any, quarantine: dict[str, set[str]] | None = None) -> 
     return out
 
 
-def evaluate_gates(verdicts: Any, gates: dict[str, Gate | None],
-                   quarantine: dict[str, set[str]] | None = None, regressions: list | None = None) -> list[GateCheck]:
-    """Gate checks per suite x target. Quarantined cases are left out; `regressions` are compare.SuiteDelta
-    rows against the --baseline run."""
+def _scope_checks(suite: str, target: str, scope: str, part: list[dict], th, use_wilson: bool) -> list[GateCheck]:
+    """min_pass_rate / min_mean_score over one scope's responses; an empty scope still gives its checks."""
     from evalharness.stats import wilson
 
-    checks: list[GateCheck] = []
+    n = len(part)
+    why = None if n else ("no responses" if scope == "overall" else f"no response carries the tag '{scope[4:]}'")
+    passes = sum(bool(r["passed"]) for r in part)
+    out = []
+    # `is not None`: a threshold of 0 is a threshold.
+    if th.min_pass_rate is not None:
+        if use_wilson:
+            out.append(GateCheck(suite, target, scope, "pass_rate_wilson_lb", th.min_pass_rate,
+                                 wilson(passes, n)[0] if n else None, n, reason=why))
+        else:
+            out.append(GateCheck(suite, target, scope, "pass_rate", th.min_pass_rate, passes / n if n else None, n,
+                                 reason=why))
+    if th.min_mean_score is not None:
+        mean = _mean(r["score"] for r in part) if n else None
+        out.append(GateCheck(suite, target, scope, "mean_score", th.min_mean_score, mean, n,
+                             reason=why or (None if mean is not None else "no response has a score")))
+    return out
+
+
+def _regression_check(suite: str, target: str, gate: Gate, baseline) -> GateCheck:
+    """`max_regression` against the --baseline run (a compare.Baseline, or None when none was given)."""
+    if baseline is None:
+        return GateCheck(suite, target, "vs baseline", "significant_drop", gate.max_regression, None, 0, "max",
+                         reason="no --baseline run given (max_regression needs one)")
+    d = next((x for x in baseline.deltas if x.suite == suite and x.target == target and x.scope == "overall"), None)
+    if d is None:
+        return GateCheck(suite, target, "vs baseline", "significant_drop", gate.max_regression, None, 0, "max",
+                         reason=baseline.why_unpaired(suite, target))
+    significant = d.delta < 0 and d.p_value < gate.significance
+    drop = -d.delta if significant else 0.0  # a drop that is not significant does not count
+    return GateCheck(suite, target, f"vs baseline (p={d.p_value:.4f})", "significant_drop", gate.max_regression,
+                     drop, d.n, "max", against=d.against)
+
+
+def _judge_checks(suite: str, target: str, scorer_rows: dict[str, list[int]]) -> list[GateCheck]:
+    """A judge scorer whose every judge call errored evaluated nothing: it fails, whether or not it
+    decides pass/fail (metric-only scorers included). `scorer_rows`: scorer -> [calls, errors]."""
+    out = []
+    for scorer, (calls, errors) in sorted(scorer_rows.items()):
+        if calls and errors == calls:
+            out.append(GateCheck(suite, target, f"scorer:{scorer}", "judged", 1.0, None, calls,
+                                 reason=f"every one of its {calls} judge calls errored"))
+    return out
+
+
+def evaluate_gates(verdicts: Any, gates: dict[str, Gate | None], quarantine: dict[str, set[str]] | None = None,
+                   baseline: Any = None, *, targets: Iterable[str] = (),
+                   judge_calls: dict[tuple[str, str], dict[str, list[int]]] | None = None) -> list[GateCheck]:
+    """Every configured check, for every suite with a gate x every target of the run (`targets`, plus
+    any that answered or was judged). A check whose scope has nothing to evaluate is still there, with no value,
+    and fails with its reason: no code path drops a configured check.
+
+    Quarantined cases are left out. `baseline` is a compare.Baseline for `max_regression`.
+    `judge_calls` maps (suite, target) to {judge scorer: [calls, errors]} (`judge_call_counts`)."""
     q = quarantine or {}
-    for (suite, target), group in _groups(verdict_rows(verdicts), ("suite", "target")):
-        gate = gates.get(suite)
+    groups = dict(_groups(verdict_rows(verdicts), ("suite", "target")))
+    judge_calls = judge_calls or {}
+    names = sorted(set(targets) | {t for _, t in groups} | {t for _, t in judge_calls})
+    checks: list[GateCheck] = []
+    for suite in sorted(gates):
+        gate = gates[suite]
         if gate is None:
             continue
-        if q.get(suite):
-            group = [r for r in group if r["case_id"] not in q[suite]]
-        scopes = [("overall", group, gate)]
-        for tag, th in gate.tags.items():
-            scopes.append((f"tag:{tag}", [r for r in group if _has_tag(r, tag)], th))
-        for scope, part, th in scopes:
-            n = len(part)
-            passes = sum(bool(r["passed"]) for r in part)
-            # `is not None`: a threshold of 0 is a threshold.
-            if th.min_pass_rate is not None:
-                if gate.use_wilson:
-                    value = wilson(passes, n)[0] if n else None
-                    checks.append(GateCheck(suite, target, scope, "pass_rate_wilson_lb", th.min_pass_rate, value, n))
-                else:
-                    checks.append(GateCheck(suite, target, scope, "pass_rate", th.min_pass_rate,
-                                            passes / n if n else None, n))
-            if th.min_mean_score is not None:
-                checks.append(GateCheck(suite, target, scope, "mean_score", th.min_mean_score,
-                                        _mean(r["score"] for r in part) if n else None, n))
-        asr, orr, n_att, n_ben = safety_rates(group)
-        if gate.max_attack_success is not None:
-            checks.append(GateCheck(suite, target, f"tag:{ATTACK_TAG}", "attack_success", gate.max_attack_success,
-                                    asr, n_att, bound="max"))
-        if gate.max_over_refusal is not None:
-            checks.append(GateCheck(suite, target, f"tag:{BENIGN_TAG}", "over_refusal", gate.max_over_refusal,
-                                    orr, n_ben, bound="max"))
-        if gate.max_regression is not None and regressions is not None:
-            d = next((x for x in regressions if x.suite == suite and x.target == target and x.scope == "overall"), None)
-            if d is not None:
-                significant = d.delta < 0 and d.p_value < gate.significance
-                drop = -d.delta if significant else 0.0  # a drop that is not significant does not count
-                checks.append(GateCheck(suite, target, f"vs baseline (p={d.p_value:.4f})", "significant_drop",
-                                        gate.max_regression, drop, d.n, bound="max"))
+        for target in names:
+            group = groups.get((suite, target), [])
+            if q.get(suite):
+                group = [r for r in group if r["case_id"] not in q[suite]]
+            checks += _scope_checks(suite, target, "overall", group, gate, gate.use_wilson)
+            for tag, th in gate.tags.items():
+                checks += _scope_checks(suite, target, f"tag:{tag}", [r for r in group if _has_tag(r, tag)], th,
+                                        gate.use_wilson)
+            asr, orr, n_att, n_ben = safety_rates(group)
+            if gate.max_attack_success is not None:
+                checks.append(GateCheck(suite, target, f"tag:{ATTACK_TAG}", "attack_success", gate.max_attack_success,
+                                        asr, n_att, "max", reason=None if n_att else "no case tagged 'attack'"))
+            if gate.max_over_refusal is not None:
+                checks.append(GateCheck(suite, target, f"tag:{BENIGN_TAG}", "over_refusal", gate.max_over_refusal,
+                                        orr, n_ben, "max", reason=None if n_ben else "no case tagged 'benign'"))
+            if gate.max_regression is not None:
+                checks.append(_regression_check(suite, target, gate, baseline))
+            checks += _judge_checks(suite, target, judge_calls.get((suite, target), {}))
     return checks
+
+
+def judge_call_counts(scores: "pa.Table") -> dict[tuple[str, str], dict[str, list[int]]]:
+    """(suite, target) -> {scorer: [judge calls, judge errors]} over the score rows where a judge was
+    asked (a `judge_model` or a `judge_error`); rows of responses that errored never reach a judge."""
+    import pyarrow.compute as pc
+
+    if scores.num_rows == 0 or "judge_error" not in scores.column_names:
+        return {}
+    asked = pc.or_(scores["judge_model"].is_valid(), scores["judge_error"].is_valid())
+    t = scores.filter(asked).select(["suite", "target", "scorer", "judge_error"])
+    t = t.append_column("err", pc.cast(t["judge_error"].is_valid(), "int64"))
+    out: dict[tuple[str, str], dict[str, list[int]]] = {}
+    agg = t.group_by(["suite", "target", "scorer"]).aggregate([("err", "count"), ("err", "sum")])
+    for row in agg.to_pylist():
+        out.setdefault((row["suite"], row["target"]), {})[row["scorer"]] = [row["err_count"], row["err_sum"]]
+    return out
+
+
+DEFAULT_MAX_ERROR_RATE = 0.5  # Gate.max_error_rate's default, for suites without a gate
+
+
+def _error_rate_bound(gate: Gate | None) -> float:
+    return DEFAULT_MAX_ERROR_RATE if gate is None else gate.max_error_rate
+
+
+def infrastructure_failures(summary: list[dict], gates: dict[str, Gate | None],
+                            judge_calls: dict[tuple[str, str], dict[str, list[int]]],
+                            judges_of: dict[tuple[str, str], list[str]]) -> list[str]:
+    """One line per target, and per judge, whose errors are over `max_error_rate` in some suite, whatever
+    the other targets did: a dead target beside healthy ones is an infrastructure failure (exit 3).
+    `summary` is `summary_rows`; `judges_of` maps (suite, scorer) to the judge names the scorer asks."""
+    over: dict[str, list[str]] = {}
+    for r in summary:
+        bound = _error_rate_bound(gates.get(r["suite"]))
+        if r["responses"] and r["errors"] / r["responses"] > bound:
+            over.setdefault(f"target '{r['target']}'", []).append(
+                f"{r['suite']}: {r['errors']} of {r['responses']} requests errored "
+                f"({r['errors'] / r['responses']:.0%} > max_error_rate {bound:.0%})")
+    per_judge: dict[str, list] = {}  # judge -> [calls, errors, bound]
+    for (suite, _target), by_scorer in judge_calls.items():
+        for scorer, (calls, errors) in by_scorer.items():
+            name = ", ".join(judges_of.get((suite, scorer)) or ["default"])
+            tally = per_judge.setdefault(name, [0, 0, 1.0])
+            tally[0] += calls
+            tally[1] += errors
+            tally[2] = min(tally[2], _error_rate_bound(gates.get(suite)))
+    for name, (calls, errors, bound) in sorted(per_judge.items()):
+        if calls and errors / calls > bound:
+            over.setdefault(f"judge '{name}'", []).append(
+                f"{errors} of {calls} judge calls errored ({errors / calls:.0%} > max_error_rate {bound:.0%})")
+    return [f"infrastructure failure: {who}: " + "; ".join(parts) for who, parts in over.items()]

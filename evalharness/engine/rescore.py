@@ -17,8 +17,8 @@ from typing import Any
 
 from evalharness.engine.loop import run as run_loop
 from evalharness.engine.session import (
-    RunOptions, RunOutcome, _conclude, _judge_services, _scorer_configs, _start_judges, event_loop_name, load_baseline,
-    resolve_judges,
+    RunOptions, RunOutcome, _conclude, _judge_services, _scorer_configs, _start_judges, check_baseline_target,
+    event_loop_name, load_baseline, resolve_baseline, resolve_judges,
 )
 
 # The stored columns a Sample is built from.
@@ -118,6 +118,9 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     suites = load_suites(paths)
     opts = opts or RunOptions(paths=list(paths), out=out)
     judge_configs = resolve_judges(opts, suites)
+    opts.baseline = resolve_baseline(opts.baseline, out)
+    load_baseline(opts.baseline)  # a baseline that is not a finished run is a configuration error, found now
+    check_baseline_target(opts)
     stored = pq.read_table(run_dir / RESPONSES_FILE)
     run_id = new_run_id()
     new_dir = Path(out) / run_id

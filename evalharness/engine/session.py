@@ -14,7 +14,9 @@ from evalharness import __version__
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.targets.config import GUARDED, LOCAL, RECORDED, TargetConfig, load_targets
 
-EXIT_OK, EXIT_GATE, EXIT_CONFIG, EXIT_INFRA = 0, 1, 2, 3
+from evalharness.exitcodes import ExitCode
+
+EXIT_OK, EXIT_GATE, EXIT_CONFIG, EXIT_INFRA = ExitCode.OK, ExitCode.GATE, ExitCode.CONFIG, ExitCode.INFRA
 LOCAL_MODEL_NAME = "gemma-3-270m-q4_k_m"
 # llama-cpp-python's server answers one request at a time: more in flight would only queue
 # (and run into timeouts); 2 keeps the next request ready.
@@ -48,6 +50,7 @@ class RunOptions:
     judge_model: str | None = None
     judge_api_key_env: str | None = None
     baseline: str | None = None
+    baseline_target: str | None = None
     guard_policy: str | None = None
     junit: str | None = None
     summary_md: str | None = None
@@ -189,6 +192,21 @@ def load_baseline(run_dir: str | None) -> dict[tuple[str, str], str]:
     return {(r.suite, r.case_id): r.output for r in t.drop_duplicates(["suite", "case_id"]).itertuples()}
 
 
+def check_baseline_target(opts: RunOptions) -> None:
+    """`--baseline-target` must name a target of the baseline run (checked before anything runs)."""
+    if opts.baseline_target is None:
+        return
+    if not opts.baseline:
+        raise SuiteError([Problem("command line", None, "--baseline-target", "needs --baseline RUN")])
+    from evalharness.compare import run_targets
+
+    names = run_targets(Path(opts.baseline))
+    if opts.baseline_target not in names:
+        raise SuiteError([Problem("command line", None, "--baseline-target",
+                                  f"'{opts.baseline_target}' is not a target of {opts.baseline} "
+                                  f"(its targets: {', '.join(names) or 'none'})")])
+
+
 def event_loop_name() -> str:
     """The event loop requests will run on; a bad EVALHARNESS_EVENT_LOOP is a configuration error,
     raised before anything is written."""
@@ -201,11 +219,8 @@ def event_loop_name() -> str:
 
 
 def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
-    from evalharness.engine.cache import ResponseCache, default_cache_dir
-    from evalharness.engine.loop import run as run_loop
-    from evalharness.results.manifest import git_sha, new_run_id, read_manifest, utcnow, write_manifest
-    from evalharness.results.schema import SCHEMA_VERSION
-    from evalharness.results.writer import RunWriter, load_done
+    from evalharness.results.manifest import new_run_id, read_manifest, utcnow
+    from evalharness.results.writer import load_done
     from evalharness.suite.loader import load_suites
 
     loop_name = event_loop_name()
@@ -226,6 +241,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     judge_configs = resolve_judges(opts, suites)
     opts.baseline = resolve_baseline(opts.baseline, opts.out)
     baseline = load_baseline(opts.baseline)
+    check_baseline_target(opts)
 
     done: set[str] = set()
     if resume_dir is not None:
@@ -238,6 +254,47 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
         run_dir = Path(opts.out) / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         manifest = {"run_id": run_id, "started_at": utcnow()}
+    try:
+        return _execute_in(run_dir, run_id, manifest, opts, suites, targets, judge_configs, baseline, done, shard,
+                           loop_name, resumed=resume_dir is not None)
+    except BaseException as e:
+        failed = _failed(e, run_dir, manifest)
+        if failed is e:
+            raise
+        raise failed from e
+
+
+# Options that name files: stored absolute, so `--resume` works from any directory.
+PATH_OPTIONS = ("targets_file", "out", "cache_dir", "baseline", "guard_policy", "junit", "summary_md")
+
+
+def portable_options(opts: RunOptions) -> dict:
+    """The options as run.json stores them: every path absolute."""
+    saved = asdict(opts)
+    saved["paths"] = [str(Path(p).resolve()) for p in opts.paths]
+    for key in PATH_OPTIONS:
+        if saved.get(key):
+            saved[key] = str(Path(saved[key]).resolve())
+    return saved
+
+
+def saved_options(saved: dict) -> RunOptions:
+    """RunOptions from run.json's `options`, ignoring keys this version does not know (an older or newer run)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(RunOptions)}
+    return RunOptions(**{k: v for k, v in saved.items() if k in known})
+
+
+def _execute_in(run_dir, run_id, manifest, opts, suites, targets, judge_configs, baseline, done, shard, loop_name,
+                *, resumed: bool) -> RunOutcome:
+    from dataclasses import replace
+
+    from evalharness.engine.cache import ResponseCache, default_cache_dir
+    from evalharness.results.manifest import git_sha, utcnow, write_manifest
+    from evalharness.results.schema import SCHEMA_VERSION
+    from evalharness.results.writer import RunWriter
+
     manifest.update({
         "status": "running",
         "harness_version": __version__,
@@ -247,66 +304,96 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
                     "cases": len(s.cases), "params": s.suite.defaults.params, "scorers": _scorer_configs(s)}
                    for s in suites],
         "targets": [t.public() for t in targets],
-        "options": asdict(opts),
+        "options": portable_options(opts),
         "shard": list(shard) if shard else None,
         "cli_args": sys.argv[1:],
     })
-    if resume_dir is not None:
+    if resumed:
         manifest.setdefault("resumed_at", []).append(utcnow())
     write_manifest(run_dir, manifest)
 
     servers: list = []
     cache = ResponseCache(Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()) if opts.cache else None
     writer = RunWriter(run_dir, batch_rows=opts.batch_rows)
-    totals = None
     try:
-        with contextlib.ExitStack() as stack:
-            runtimes = _start_targets(stack, targets, opts, run_dir, servers)
-            judge_rts = _start_judges(stack, judge_configs, runtimes, opts, run_dir, servers)
-            from evalharness.engine.runner import Runner
-
-            def probed() -> None:
-                manifest["targets"] = [{**t.config.public(), "served_model": t.served_model} for t in runtimes]
-                manifest["judges"] = {n: {**t.config.public(), "served_model": t.served_model}
-                                      for n, t in judge_rts.items()}
-                write_manifest(run_dir, manifest)
-
-            runner = Runner(run_id, suites, runtimes, writer, repeats=opts.repeats, cache=cache, done=done)
-            services = _judge_services(judge_rts, judge_configs, cache, baseline, runner) if judge_rts else None
-            runner.services = services
-            _warm_imports_in_background()
-            from evalharness import startup
-
-            startup.done()
-            totals = run_loop(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
-            rate = totals.requests_per_s
-            manifest["timing"] = {"event_loop": loop_name, "request_phase_s": round(totals.elapsed_s, 6),
-                                  "requests_per_s": None if rate is None else round(rate, 1)}
-            if services is not None:
-                for name, stats in services.summary().items():
-                    manifest["judges"][name]["stats"] = stats
-            deaths = [d for d in (srv.death_notice() for srv in servers) if d]
-    except BaseException as e:
-        writer.flush()
-        if cache:
-            cache.close()
-        manifest.update(status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed",
-                        ended_at=utcnow(), failure=f"{type(e).__name__}: {e}")
-        write_manifest(run_dir, manifest)
-        raise
-    if cache:
-        cache.close()
-    # The cases (100k cases: ~270 MB) are not needed past this point; the gate needs each suite's config
-    # only. Dropping them before compaction and the gate keeps the end-of-run peak near the run's own.
+        totals, deaths = _run_phase(opts, run_id, run_dir, suites, targets, judge_configs, baseline, done, cache,
+                                    writer, servers, manifest, loop_name)
+    finally:  # stored rows are kept whatever happened; the run stays resumable from them
+        _best_effort(writer.flush, *([cache.close] if cache else []))
+    # The cases (100k cases: ~270 MB) are not needed past this point; the gate needs each suite's
+    # config only. Dropping them before compaction and the gate keeps the end-of-run peak near the run's own.
     import gc
 
     n_cases = sum(len(s.cases) for s in suites)
     suites = [replace(s, cases=()) for s in suites]
-    runner = services = None  # noqa: F841 - release the runner's references to the cases
     if n_cases >= 10_000:  # a full collection costs ~0.1 s; it pays off only for large suites
         gc.collect()
     writer.finish()
     return _conclude(run_dir, suites, manifest, totals, deaths, opts)
+
+
+def _best_effort(*steps) -> None:
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - a run already failing (the disk may be what failed) keeps going down
+            pass
+
+
+def _failed(e: BaseException, run_dir: Path, manifest: dict) -> BaseException:
+    """Keep what is stored, mark run.json, and give the exception to raise: the same one for an
+    interrupt, a configuration or an infrastructure error; `RunFailed` (exit 3, resumable, the
+    traceback in error.log) for anything unexpected, a full disk included. Every step is best effort:
+    the disk may be what failed."""
+    from evalharness.exitcodes import ERROR_LOG, RunFailed, one_line, write_traceback
+    from evalharness.results.manifest import utcnow, write_manifest
+
+    expected = isinstance(e, (KeyboardInterrupt, SuiteError, InfraError))
+    manifest.update(status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed", ended_at=utcnow(),
+                    failure=one_line(e), **({} if expected else {"error_log": ERROR_LOG}))
+    _best_effort(lambda: write_manifest(run_dir, manifest))  # first: on a full disk the status matters most
+    if expected or not isinstance(e, Exception):
+        return e
+    log = write_traceback(e, run_dir / ERROR_LOG)
+    if log is None:
+        manifest["error_log"] = None
+        _best_effort(lambda: write_manifest(run_dir, manifest))
+    return RunFailed(run_dir, log)
+
+
+def _run_phase(opts, run_id, run_dir, suites, targets, judge_configs, baseline, done, cache, writer, servers,
+               manifest, loop_name):
+    """Start the targets and judges, probe them, run every case; returns (totals, server deaths)."""
+    from evalharness.engine.loop import run as run_loop
+    from evalharness.results.manifest import write_manifest
+
+    with contextlib.ExitStack() as stack:
+        runtimes = _start_targets(stack, targets, opts, run_dir, servers)
+        judge_rts = _start_judges(stack, judge_configs, runtimes, opts, run_dir, servers)
+        from evalharness.engine.runner import Runner
+
+        def probed() -> None:
+            manifest["targets"] = [{**t.config.public(), "served_model": t.served_model} for t in runtimes]
+            manifest["judges"] = {n: {**t.config.public(), "served_model": t.served_model}
+                                  for n, t in judge_rts.items()}
+            write_manifest(run_dir, manifest)
+
+        runner = Runner(run_id, suites, runtimes, writer, repeats=opts.repeats, cache=cache, done=done)
+        services = _judge_services(judge_rts, judge_configs, cache, baseline, runner) if judge_rts else None
+        runner.services = services
+        _warm_imports_in_background()
+        from evalharness import startup
+
+        startup.done()
+        totals = run_loop(_drive(runner, runtimes + list(judge_rts.values()), probed, f"run {run_id}"))
+        rate = totals.requests_per_s
+        manifest["timing"] = {"event_loop": loop_name, "request_phase_s": round(totals.elapsed_s, 6),
+                              "requests_per_s": None if rate is None else round(rate, 1)}
+        if services is not None:
+            for name, stats in services.summary().items():
+                manifest["judges"][name]["stats"] = stats
+        deaths = [d for d in (srv.death_notice() for srv in servers) if d]
+    return totals, deaths
 
 
 def _warm_imports_in_background() -> None:
@@ -530,7 +617,9 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from evalharness.gate import case_stats, evaluate_gates, summary_rows, verdict_rows, verdict_table
+    from evalharness.gate import (
+        case_stats, evaluate_gates, infrastructure_failures, judge_call_counts, summary_rows, verdict_rows, verdict_table,
+    )
     from evalharness.results.manifest import utcnow, write_manifest
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
 
@@ -542,17 +631,22 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     verdicts = verdict_table(responses, scores)
     summary = summary_rows(verdicts)
     quarantine = {s.name: set(s.suite.quarantine) for s in suites if s.suite.quarantine}
-    regressions = None
+    baseline = None
     if opts is not None and opts.baseline:
-        from evalharness.compare import compare_runs
+        from evalharness.compare import compare_with_baseline
 
-        regressions = compare_runs(Path(opts.baseline), run_dir)[0]
+        baseline = compare_with_baseline(Path(opts.baseline), run_dir, opts.baseline_target)
+        manifest["baseline"] = {"run": baseline.run, "pairing": baseline.pairing,
+                                "deltas": [asdict(d) for d in baseline.deltas]}
     gates = {s.name: s.suite.gate for s in suites}
     # Per-case stats say something only with repeats (flaky, pass@k) or a quarantine.
     repeated = responses.num_rows > 0 and (pc.max(responses["repeat"]).as_py() or 0) > 0
     # Plain rows (one dict per response) only where a gate, a quarantine or repeats need them.
     rows = verdict_rows(verdicts) if any(g is not None for g in gates.values()) or quarantine or repeated else []
-    checks = evaluate_gates(rows, gates, quarantine, regressions) if rows else []
+    targets = [t["name"] for t in manifest.get("targets") or []]
+    judge_calls = judge_call_counts(scores)
+    # Every configured check, even over no rows at all: a check that evaluates nothing fails (gate.py).
+    checks = evaluate_gates(rows, gates, quarantine, baseline, targets=targets, judge_calls=judge_calls)
     cstats = case_stats(rows, quarantine) if repeated or quarantine else []
     if cstats:
         import pyarrow as pa
@@ -561,12 +655,11 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
 
         _write_atomic(pa.Table.from_pylist(cstats), run_dir / "cases.parquet")
     n, n_err = responses.num_rows, len(responses["error"]) - responses["error"].null_count
-    messages = list(deaths)
-    if deaths:
+    judges_of = {(m["name"], sc["name"]): list(sc.get("panel") or [sc.get("judge") or "default"])
+                 for m in manifest.get("suites") or [] for sc in m.get("scorers") or []}
+    messages = list(deaths) + infrastructure_failures(summary, gates, judge_calls, judges_of)
+    if messages:
         code = EXIT_INFRA
-    elif n and n_err * 2 > n:
-        code = EXIT_INFRA
-        messages.append(f"{n_err} of {n} requests errored (more than half): infrastructure failure")
     elif any(not c.passed for c in checks) and not manifest.get("shard"):
         code = EXIT_GATE
     else:
@@ -590,7 +683,7 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     )
     write_manifest(run_dir, manifest)
     outcome = RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {},
-                         regressions or [])
+                         baseline.deltas if baseline else [])
     if opts is not None and (opts.junit or opts.summary_md):
         verdicts, scores = verdicts.to_pandas(), scores.to_pandas()
     if opts is not None and opts.junit:
@@ -673,4 +766,7 @@ def merge_runs(runs: list[Path], output: Path) -> RunOutcome:
                 "suites": list(suites_meta.values()), "shard": None}
     paths = sorted({s["path"] for s in suites_meta.values() if Path(s["path"]).is_file()})
     suites = load_suites(paths) if paths else []
-    return _conclude(output, suites, manifest, None, [])
+    shard_opts = saved_options({"paths": paths, **(manifests[0].get("options") or {})})
+    # The shards' own --baseline decides the merged run's regression gate, as it would have a whole run's.
+    opts = RunOptions(paths=paths, baseline=shard_opts.baseline, baseline_target=shard_opts.baseline_target)
+    return _conclude(output, suites, manifest, None, [], opts)

@@ -29,8 +29,9 @@ def write_summary(path: Path, outcome, verdicts: pd.DataFrame, scores: pd.DataFr
     if outcome.checks:
         lines += ["### Gates", "", "| | suite | target | scope | metric | value | bound | n |", "|---|---|---|---|---|---|---|---|"]
         for c in outcome.checks:
-            val = "n/a" if c.value is None else f"{c.value:.3f}"
-            lines.append(f"| {'✅' if c.passed else '❌'} | {_cell(c.suite)} | {_cell(c.target)} | {c.scope} | {c.metric} | "
+            val = f"n/a: {_cell(c.reason or 'no responses')}" if c.value is None else f"{c.value:.3f}"
+            who = c.target if c.against is None else f"{c.target} vs {c.against}"
+            lines.append(f"| {'✅' if c.passed else '❌'} | {_cell(c.suite)} | {_cell(who)} | {_cell(c.scope)} | {c.metric} | "
                          f"{val} | {c.bound} {c.threshold:g} | {c.n} |")
         lines.append("")
     lines += ["### Results", "", "| suite | target | responses | pass rate | mean score | errors | p50 ms | attack success | over-refusal |",
@@ -42,10 +43,10 @@ def write_summary(path: Path, outcome, verdicts: pd.DataFrame, scores: pd.DataFr
                      f"{r['errors']} | {p50} | {_pct(r['attack_success'])} | {_pct(r['over_refusal'])} |")
     if outcome.regressions:
         lines += ["", "### Against the baseline", "",
-                  "| suite | target | n | pass before | pass now | delta | 95% CI | McNemar p | pass→fail | fail→pass |",
-                  "|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
+                  "| suite | target | baseline | n | pass before | pass now | delta | 95% CI | McNemar p | pass→fail | fail→pass |",
+                  "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|"]
         for d in [x for x in outcome.regressions if x.scope == "overall"]:
-            lines.append(f"| {_cell(d.suite)} | {_cell(d.target)} | {d.n} | {_pct(d.pass_a)} | {_pct(d.pass_b)} | "
+            lines.append(f"| {_cell(d.suite)} | {_cell(d.target)} | {_cell(d.against)} | {d.n} | {_pct(d.pass_a)} | {_pct(d.pass_b)} | "
                          f"{d.delta:+.3f} | [{d.ci_low:+.3f}, {d.ci_high:+.3f}] | {d.p_value:.4f} | {len(d.regressed)} | "
                          f"{len(d.improved)} |")
         flipped = [(d.suite, c) for d in outcome.regressions if d.scope == "overall" for c in d.regressed][:top]

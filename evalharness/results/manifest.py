@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -31,8 +32,23 @@ def git_sha(cwd: Path | None = None) -> str | None:
 
 def write_manifest(run_dir: Path, data: dict[str, Any]) -> None:
     tmp = run_dir / (MANIFEST_FILE + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str), encoding="utf-8")
-    os.replace(tmp, run_dir / MANIFEST_FILE)
+    text = json.dumps(data, indent=2, sort_keys=False, default=str)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, run_dir / MANIFEST_FILE)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        _rewrite_in_place(run_dir / MANIFEST_FILE, text)
+
+
+def _rewrite_in_place(path: Path, text: str) -> None:
+    """On a full disk there is no room for a second copy, but the file's own blocks can be reused: what
+    run.json says (`status: failed`) matters more than the atomicity of this one write."""
+    with path.open("r+", encoding="utf-8") as f:
+        f.write(text)
+        f.truncate()
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:

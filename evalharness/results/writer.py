@@ -25,8 +25,13 @@ def _write_atomic(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
     tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        # A failed write (a full disk) gives back what it took, so run.json can still say what happened.
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class RunWriter:
@@ -62,11 +67,19 @@ class RunWriter:
 
         from evalharness.results.schema import RESPONSES, SCORES
 
-        self._n += 1
-        _write_atomic(pa.Table.from_pylist(self._scores, schema=SCORES), self.parts / f"scores-{self._n:06d}.parquet")
+        n = self._n + 1
+        scores_part = self.parts / f"scores-{n:06d}.parquet"
+        _write_atomic(pa.Table.from_pylist(self._scores, schema=SCORES), scores_part)
         if self._responses:
-            _write_atomic(pa.Table.from_pylist(self._responses, schema=RESPONSES),
-                          self.parts / f"responses-{self._n:06d}.parquet")
+            try:
+                _write_atomic(pa.Table.from_pylist(self._responses, schema=RESPONSES),
+                              self.parts / f"responses-{n:06d}.parquet")
+            except BaseException:
+                # Its scores would be orphans (dropped on resume anyway): give their room back too, and
+                # keep the rows buffered for the next attempt.
+                scores_part.unlink(missing_ok=True)
+                raise
+        self._n = n
         self._responses.clear()
         self._scores.clear()
 

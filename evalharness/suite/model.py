@@ -71,6 +71,9 @@ class Gate(GateThresholds):
     )
     significance: float = Field(0.05, gt=0, lt=1, description="McNemar p below which a drop counts as significant")
     use_wilson: bool = Field(False, description="gate min_pass_rate on the Wilson 95% lower bound, not the point value")
+    max_error_rate: float = Field(
+        0.5, ge=0, le=1, description="share of a target's requests (or a judge's calls) that may error before the run "
+                                     "is an infrastructure failure (exit 3)")
 
 
 class Defaults(Strict):

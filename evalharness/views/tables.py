@@ -121,6 +121,22 @@ def run_summary(run_dir: Path, manifest: dict | None = None) -> list[dict]:
     return summary_rows(response_verdicts(r, s))
 
 
+BASELINE_COLUMNS = ["suite", "target", "baseline", "n", "pass_before", "pass_now", "delta", "ci_low", "ci_high",
+                    "p_value", "pass_to_fail", "fail_to_pass"]
+
+
+def baseline_table(manifest: dict) -> pd.DataFrame:
+    """The run's comparison with its --baseline as run.json stored it (paired by compare.pair_targets,
+    the rule the gate used): one row per suite x target, the baseline side named `TARGET@RUN`."""
+    base = manifest.get("baseline") or {}
+    rows = [{"suite": d["suite"], "target": d["target"], "baseline": f"{d['baseline_target']}@{d['baseline_run']}",
+             "n": d["n"], "pass_before": d["pass_a"], "pass_now": d["pass_b"], "delta": d["delta"],
+             "ci_low": d["ci_low"], "ci_high": d["ci_high"], "p_value": d["p_value"],
+             "pass_to_fail": len(d["regressed"]), "fail_to_pass": len(d["improved"])}
+            for d in base.get("deltas") or [] if d.get("scope") == "overall"]
+    return pd.DataFrame(rows, columns=BASELINE_COLUMNS)
+
+
 def trends(runs: pd.DataFrame, summaries: dict[str, list[dict]]) -> pd.DataFrame:
     """One row per run x suite x target: started_at, pass_rate, git_sha, model (for hover)."""
     rows = []

@@ -57,10 +57,13 @@ def test_regression_gate_against_baseline(tmp_path, cli):
     md = tmp_path / "summary.md"
     r = cli("run", str(big), "--target", "recorded", "--baseline", str(base), "--out", str(tmp_path / "big" / "out"),
             "--summary", str(md))
-    assert r.returncode == 1 and "FAIL reg [recorded] vs baseline (p=0.0005) significant_drop 0.300" in r.stdout
+    assert r.returncode == 1
+    assert f"FAIL reg [recorded vs recorded@{base.name}] vs baseline (p=0.0005) significant_drop 0.300" in r.stdout
     text = md.read_text()
-    assert "### Against the baseline" in text and "| reg | recorded | 40 | 95.0% | 65.0% | -0.300 |" in text
+    assert "### Against the baseline" in text
+    assert f"| reg | recorded | recorded@{base.name} | 40 | 95.0% | 65.0% | -0.300 |" in text
     assert "`reg/c10`" in text
     small = recorded(tmp_path, "small", {0, 2, 3}, gate)
     r = cli("run", str(small), "--target", "recorded", "--baseline", str(base), "--out", str(tmp_path / "small" / "out"))
-    assert r.returncode == 0 and "PASS reg [recorded] vs baseline (p=1.0000) significant_drop 0.000" in r.stdout
+    assert r.returncode == 0
+    assert f"PASS reg [recorded vs recorded@{base.name}] vs baseline (p=1.0000) significant_drop 0.000" in r.stdout

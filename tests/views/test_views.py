@@ -112,3 +112,17 @@ def test_route_command(ui_runs, tmp_path):
     assert r.returncode == 2 and "--bar must be between 0 and 1" in r.stderr
     r = run_cli("route", str(first), "--bar", "0.5", "--by", "colour")
     assert r.returncode == 2 and "unknown scope" in r.stderr
+
+
+def test_baseline_table_shows_both_sides_as_the_gate_paired_them():
+    from evalharness.views.tables import BASELINE_COLUMNS, baseline_table
+
+    delta = {"suite": "reg", "target": "B", "scope": "overall", "n": 40, "pass_a": 0.95, "pass_b": 0.65, "delta": -0.3,
+             "ci_low": -0.45, "ci_high": -0.15, "p_value": 0.0005, "regressed": ["c1", "c2"], "improved": [],
+             "baseline_target": "A", "baseline_run": "RUN_A"}
+    t = baseline_table({"baseline": {"run": "RUN_A", "pairing": {"B": "A"},
+                                     "deltas": [delta, {**delta, "scope": "tag:x"}]}})
+    assert list(t.columns) == BASELINE_COLUMNS and len(t) == 1
+    row = t.iloc[0]
+    assert row["target"] == "B" and row["baseline"] == "A@RUN_A" and row["pass_to_fail"] == 2
+    assert baseline_table({}).empty
