@@ -1,8 +1,11 @@
-"""The five pages. Data-derived strings go through st.text / st.code / st.json / st.dataframe only."""
+"""The five pages. Data-derived strings go through st.text / st.code / st.json / st.dataframe, or through
+`_md` where an element renders Markdown (alerts, captions, expander labels), so that a tag, suite, target,
+model, scorer, reason or output named like `![x](http://host/beacon.png)` is shown as text, never fetched."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import altair as alt
@@ -15,6 +18,16 @@ from evalharness.views import cases as cv
 from evalharness.views import sizing, tables
 
 NO_RUNS = "No runs in this reports directory yet. Produce one with `evalharness run suites/`."
+
+
+# Every ASCII punctuation character CommonMark can escape, and whitespace runs: escaped, no image, link,
+# autolink, HTML, emphasis, directive (`:red[...]`, `:material/...:`) or heading survives.
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def _md(value) -> str:
+    """Data as inert Markdown, for the Streamlit elements that render Markdown."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def _s(v) -> str | None:
@@ -53,7 +66,7 @@ def _read(fn, *args):
     try:
         return fn(*args)
     except Exception as e:  # noqa: BLE001
-        st.error(f"Could not read the selected runs: {type(e).__name__}: {e}")
+        st.error(f"Could not read the selected runs: {_md(type(e).__name__)}: {_md(e)}")
         return None
 
 
@@ -128,9 +141,9 @@ def right_size(cat, reports: Path) -> None:
     pts = qc[qc["scope"] == shown]
     r = route[route["scope"] == shown].iloc[0]
     if r["meets_bar"]:
-        st.success(f"Cheapest target meeting {bar:g} ({shown}): {r['target']}")
+        st.success(f"Cheapest target meeting {bar:g} ({_md(shown)}): {_md(r['target'])}")
     else:
-        st.warning(f"{shown}: {r['note']}")
+        st.warning(f"{_md(shown)}: {_md(r['note'])}")
     base = alt.Chart(pts).encode(
         x=alt.X("cost:Q", title=sizing.COSTS[cost]), y=alt.Y("pass_rate:Q", title="pass rate", scale=alt.Scale(domain=[0, 1])))
     dots = base.mark_circle(size=120).encode(
@@ -211,7 +224,7 @@ def side_by_side(cat, reports: Path) -> None:
             sc = scores[r.who]
             st.dataframe(sc[["scorer", "score", "passed", "reason"]], hide_index=True, width="stretch")
             for j in sc[sc["verdict"].notna() | sc["judge_error"].notna()].itertuples():
-                with st.expander("judge verdict: " + j.scorer.replace("[", "(").replace("]", ")")):
+                with st.expander("judge verdict: " + _md(j.scorer)):
                     st.text(f"judge model: {_s(j.judge_model)}")
                     if _s(j.judge_error) is not None:
                         st.text("judge error: " + _s(j.judge_error))
@@ -222,7 +235,7 @@ def side_by_side(cat, reports: Path) -> None:
     if len(rows) >= 2:
         a = rows[rows["who"] == baseline].iloc[0] if baseline in set(rows["who"]) else rows.iloc[0]
         for _, b in rows[rows["who"] != a["who"]].iterrows():
-            st.caption(f"Diff: {a['who']} → {b['who']}")
+            st.caption(f"Diff: {_md(a['who'])} → {_md(b['who'])}")
             st.code(cv.text_diff(_s(a["output"]) or "", _s(b["output"]) or "", a["who"], b["who"]), language="diff")
 
 

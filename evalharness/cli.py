@@ -287,7 +287,9 @@ def report(
     from evalharness.report.html import render_html
 
     try:
-        output.write_text(render_html(run_dir), encoding="utf-8")
+        from evalharness.redact import redact
+
+        output.write_text(redact(render_html(run_dir)), encoding="utf-8")
     except (OSError, KeyError) as e:
         _fail_config(ValueError(f"{run_dir}: cannot render ({e})"))
     print(f"wrote {output}")
@@ -646,6 +648,10 @@ def main() -> None:
     from evalharness.exitcodes import ExitCode, report_unexpected
 
     startup.begin()
+    from evalharness.redact import RedactingStream
+
+    # No credential the process learns reaches the terminal or a CI log, whatever prints it.
+    sys.stdout, sys.stderr = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     try:
         rv = app(standalone_mode=False)
         code = rv if isinstance(rv, int) else 0

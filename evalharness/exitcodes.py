@@ -34,7 +34,9 @@ class RunFailed(Exception):
 
 def one_line(err: BaseException, limit: int = 300) -> str:
     """`Type: first line of the message`, bounded: what a CI log shows of an unexpected error."""
-    text = str(err).strip().splitlines()
+    from evalharness.redact import redact
+
+    text = redact(str(err)).strip().splitlines()
     msg = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
     return msg if len(msg) <= limit else msg[: limit - 1] + "…"
 
@@ -44,7 +46,9 @@ def write_traceback(err: BaseException, path: Path) -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8", errors="backslashreplace") as f:
-            f.write("".join(traceback.format_exception(err)))
+            from evalharness.redact import redact
+
+            f.write(redact("".join(traceback.format_exception(err))))
         return path
     except OSError:
         return None

@@ -80,7 +80,9 @@ async def cached_complete(cache: "ResponseCache | None", cache_id: str, client, 
     key = cache_key(cache_id, body, repeat) if (cache is not None or dedupe) else None
     hit = cache.get(key) if cache is not None else None
     if hit is not None:
-        return Completion(**hit, cached=True)
+        comp = Completion.from_cached(hit)
+        if comp is not None:  # a row that does not fit is a miss: asked again, and overwritten on success
+            return comp
     if not dedupe:
         return await _complete_and_store(cache, key, client, body)
     shared_map: dict = client.__dict__.setdefault("_shared", {})

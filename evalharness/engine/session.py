@@ -77,8 +77,11 @@ def resolve_targets(opts: RunOptions) -> list[TargetConfig]:
     if opts.base_url or opts.model:
         if not (opts.base_url and opts.model):
             raise SuiteError([Problem("command line", None, "--base-url/--model", "give both --base-url and --model")])
-        targets.append(TargetConfig(name=opts.model, base_url=opts.base_url, model=opts.model,
-                                    api_key_env=opts.api_key_env, **overrides))
+        try:
+            targets.append(TargetConfig(name=opts.model, base_url=opts.base_url, model=opts.model,
+                                        api_key_env=opts.api_key_env, **overrides))
+        except ValueError as e:  # pydantic's ValidationError is a ValueError
+            raise SuiteError([Problem("command line", None, "--base-url", _first_error(e))]) from None
     defined = load_targets(opts.targets_file) if opts.targets_file else {}
     for name in opts.target_names:
         if name == RECORDED:
@@ -119,6 +122,13 @@ def resolve_targets(opts: RunOptions) -> list[TargetConfig]:
     return targets
 
 
+def _first_error(e: ValueError) -> str:
+    """pydantic's first message, without its input echo (which may hold a credential)."""
+    errors = getattr(e, "errors", None)
+    msg = errors()[0]["msg"] if callable(errors) and errors() else str(e).splitlines()[0]
+    return msg.removeprefix("Value error, ")
+
+
 def referenced_judges(suites) -> set[str]:
     """Judge names the suites' scorers use (`judge:` and `panel:`)."""
     names: set[str] = set()
@@ -132,7 +142,10 @@ def referenced_judges(suites) -> set[str]:
 
 
 def resolve_judges(opts: RunOptions, suites) -> dict:
-    """name -> JudgeConfig for every referenced judge. CLI flags override `default`; the fallback is local."""
+    """name -> JudgeConfig for every referenced judge. Trusted definitions first (a targets file, then
+    --judge-base-url/--judge-model for `default`); a suite's `judges:` then sets non-secret options on
+    top (the loader refused endpoints and keys in suites unless --trust-suite-endpoints). A judge
+    defined nowhere trusted is the embedded local model."""
     from evalharness.judges.config import DEFAULT_JUDGE, JudgeConfig
     from evalharness.targets.config import load_targets_file
 
@@ -143,22 +156,33 @@ def resolve_judges(opts: RunOptions, suites) -> dict:
     if opts.targets_file:
         defined.update(load_targets_file(opts.targets_file)[1])
     problems = []
-    for s in suites:
-        for name, cfg in (s.suite.judges or {}).items():
-            if name in defined and defined[name] != cfg:
-                problems.append(Problem(str(s.path), None, f"judges.{name}",
-                                        f"judge '{name}' is defined differently elsewhere; give it another name"))
-            defined.setdefault(name, cfg)
     if opts.judge_base_url or opts.judge_model:
         if not (opts.judge_base_url and opts.judge_model):
             problems.append(Problem("command line", None, "--judge-base-url/--judge-model", "give both"))
         else:
-            defined[DEFAULT_JUDGE] = JudgeConfig(base_url=opts.judge_base_url, model=opts.judge_model,
-                                                 api_key_env=opts.judge_api_key_env)
+            flags = {"base_url": opts.judge_base_url, "model": opts.judge_model, "api_key_env": opts.judge_api_key_env}
+            # The flags replace the endpoint only: the rest of a targets file's `default` (concurrency...) stays.
+            try:  # validated (the URL checked, its userinfo registered as a secret)
+                defined[DEFAULT_JUDGE] = JudgeConfig.model_validate(
+                    {**(defined.get(DEFAULT_JUDGE) or JudgeConfig()).model_dump(), **flags})
+            except ValueError as e:  # pydantic's ValidationError is a ValueError
+                problems.append(Problem("command line", None, "--judge-base-url", _first_error(e)))
+    from_suites: dict[str, tuple[dict, str]] = {}
+    for s in suites:
+        for name, cfg in (s.suite.judges or {}).items():
+            options = cfg.model_dump(exclude_unset=True)
+            if name in from_suites and from_suites[name][0] != options:
+                problems.append(Problem(str(s.path), None, f"judges.{name}", f"judge '{name}' is set differently in "
+                                        f"{from_suites[name][1]}; give it another name"))
+                continue
+            from_suites[name] = (options, str(s.path))
+    for name, (options, _) in from_suites.items():
+        defined[name] = (defined.get(name) or JudgeConfig()).model_copy(update=options)
     if DEFAULT_JUDGE not in defined:
         defined[DEFAULT_JUDGE] = JudgeConfig()  # the embedded local model
     for name in sorted(wanted - set(defined)):
-        problems.append(Problem("scorers", None, "judge", f"no judge named '{name}' (define it under `judges:`)"))
+        problems.append(Problem("scorers", None, "judge", f"no judge named '{name}' (define it in a targets file "
+                                                          "under `judges:`)"))
     if problems:
         raise SuiteError(problems)
     return {n: defined[n] for n in sorted(wanted)}
@@ -270,11 +294,15 @@ PATH_OPTIONS = ("targets_file", "out", "cache_dir", "baseline", "guard_policy", 
 
 def portable_options(opts: RunOptions) -> dict:
     """The options as run.json stores them: every path absolute."""
+    from evalharness.redact import strip_userinfo
+
     saved = asdict(opts)
     saved["paths"] = [str(Path(p).resolve()) for p in opts.paths]
     for key in PATH_OPTIONS:
         if saved.get(key):
             saved[key] = str(Path(saved[key]).resolve())
+    for key in ("base_url", "judge_base_url"):  # a credential in a URL is never stored
+        saved[key] = strip_userinfo(saved.get(key))
     return saved
 
 
@@ -494,7 +522,7 @@ def _start_targets(stack: contextlib.ExitStack, targets: list[TargetConfig], opt
             # The port is random: key the cache on what is served, not where.
             cache_id = served
         client = ChatClient(t.base_url, api_key=t.api_key(), concurrency=t.concurrency, timeout_s=t.timeout_s,
-                            max_retries=t.max_retries, stream=opts.stream)
+                            max_retries=t.max_retries, stream=opts.stream, max_response_bytes=t.max_response_bytes)
         runtimes.append(TargetRuntime(t, client, cache_id=cache_id))
     return runtimes
 
@@ -529,6 +557,7 @@ def _start_guard(stack, t: TargetConfig, runtimes: list, opts: RunOptions, run_d
     servers.append(guard)
     t = t.model_copy(update={"base_url": guard.base_url})
     client = ChatClient(t.base_url, concurrency=t.concurrency, timeout_s=t.timeout_s, max_retries=t.max_retries,
+                        max_response_bytes=t.max_response_bytes,
                         stream=opts.stream)
     import hashlib
 

@@ -19,7 +19,7 @@ from evalharness.scorers.bind import BoundScorer, bind
 from evalharness.scorers.safety import _PII_RX, find_pii
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import ScorerSpec, Strict
-from evalharness.suite.yamlsrc import load_yaml
+from evalharness.suite.yamlsrc import load_yaml, read_text
 
 Action = Literal["block", "redact", "flag", "require_refusal"]
 
@@ -94,7 +94,7 @@ def load_policy(path: str | Path) -> LoadedPolicy:
     path = Path(path)
     if not path.is_file():
         raise SuiteError([Problem(str(path), None, "", "guard policy not found")])
-    src, problems = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    src, problems = load_yaml(read_text(path), str(path))
     if src is None or problems:
         raise SuiteError(problems)
     try:

@@ -37,9 +37,15 @@ def check_base_url(v: str | None) -> str | None:
     """An http(s) URL with a host, without the trailing slash (shared by targets and judges)."""
     from urllib.parse import urlsplit
 
+    from evalharness.redact import redact, register_url
+
     if v is None:
         return v
-    parts = urlsplit(v)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"base_url must be an http(s) URL, got {v!r}")
+    register_url(v)  # its userinfo is a credential: never written anywhere (evalharness/redact.py)
+    try:
+        parts = urlsplit(v)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base_url must be an http(s) URL, got {redact(v)!r}")
     return v.rstrip("/")

@@ -15,7 +15,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import FileSystemLoader, StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
+
+from evalharness.suite.render import render as bounded_render
+from evalharness.suite.sandbox import BoundedEnvironment
 
 _INJECTION = re.compile(
     r"(?i)("
@@ -37,19 +39,21 @@ def judges_dir() -> Path:
 
 
 @lru_cache(maxsize=None)
-def _env(directory: str) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(loader=FileSystemLoader(directory), undefined=StrictUndefined, autoescape=False,
-                               keep_trailing_newline=True)
+def _env(directory: str) -> BoundedEnvironment:
+    # A user's template comes with a suite, from a pull request: the same bounds as a dataset prompt.
+    env = BoundedEnvironment(loader=FileSystemLoader(directory), undefined=StrictUndefined, autoescape=False,
+                             keep_trailing_newline=True)
     env.filters["untrusted"] = untrusted
     return env
 
 
 def render(template: str, **variables) -> str:
-    """Render `judges/<template>` (or a user's file path) in the sandbox; missing variables raise."""
+    """Render `judges/<template>` (or a user's file path) in the bounded sandbox; missing variables raise,
+    and so does a template over a bound (RenderLimit)."""
     path = Path(template)
     if path.suffix and path.is_file():
-        return _env(str(path.parent.resolve())).get_template(path.name).render(**variables)
-    return _env(str(judges_dir())).get_template(template).render(**variables)
+        return bounded_render(_env(str(path.parent.resolve())).get_template(path.name), variables)
+    return bounded_render(_env(str(judges_dir())).get_template(template), variables)
 
 
 def redact_judge_instructions(text: str) -> tuple[str, int]:

@@ -46,5 +46,8 @@ def write_junit(path: Path, verdicts: pd.DataFrame, scores: pd.DataFrame, run_id
         ts.set("time", f"{total_ms / 1000:.3f}")
     ET.indent(root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    from evalharness.redact import redact
+
+    text = ET.tostring(root, encoding="unicode", xml_declaration=False)
+    path.write_text("<?xml version='1.0' encoding='utf-8'?>\n" + redact(text), encoding="utf-8")
     return path

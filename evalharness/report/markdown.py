@@ -65,6 +65,8 @@ def write_summary(path: Path, outcome, verdicts: pd.DataFrame, scores: pd.DataFr
     path.parent.mkdir(parents=True, exist_ok=True)
     # GitHub's step summary file is shared by every step: append to it, overwrite anything else.
     append = os.environ.get("GITHUB_STEP_SUMMARY") and Path(os.environ["GITHUB_STEP_SUMMARY"]) == path
+    from evalharness.redact import redact
+
     with path.open("a" if append else "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+        f.write(redact("\n".join(lines) + "\n"))
     return path

@@ -31,8 +31,10 @@ def git_sha(cwd: Path | None = None) -> str | None:
 
 
 def write_manifest(run_dir: Path, data: dict[str, Any]) -> None:
+    from evalharness.redact import redact, redact_obj
+
     tmp = run_dir / (MANIFEST_FILE + ".tmp")
-    text = json.dumps(data, indent=2, sort_keys=False, default=str)
+    text = redact(json.dumps(redact_obj(data), indent=2, sort_keys=False, default=str))
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, run_dir / MANIFEST_FILE)

@@ -18,7 +18,8 @@ from evalharness.scorers.bind import BoundScorer, ScorerConfigError, bind, with_
 from evalharness.suite.datasets import read_rows
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import CASE_KEYS, Case, ScorerSpec, Suite
-from evalharness.suite.yamlsrc import Located, load_yaml
+from evalharness.suite.render import MAX_RENDER_CHARS, RenderBudget, RenderLimit
+from evalharness.suite.yamlsrc import Located, encoding_problems, load_yaml, read_text
 
 SUITE_GLOBS = ("*.yaml", "*.yml")
 
@@ -26,11 +27,12 @@ SUITE_GLOBS = ("*.yaml", "*.yml")
 
 @functools.lru_cache(maxsize=1)
 def _jinja():
-    """The sandbox that renders dataset prompts (imported only for a suite with a `prompt:`)."""
+    """The bounded sandbox that renders dataset prompts (imported only for a suite with a `prompt:`)."""
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
 
-    return SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    from evalharness.suite.sandbox import BoundedEnvironment
+
+    return BoundedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 @functools.lru_cache(maxsize=1)
@@ -109,11 +111,8 @@ def load_suite(path: str | Path) -> LoadedSuite:
     file = str(path)
     if not path.is_file():
         raise SuiteError([Problem(file, None, "", "file not found")])
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SuiteError([Problem(file, None, "", f"not UTF-8: {e}")]) from None
+    text = read_text(path)
+    raw = text.encode("utf-8")  # the same bytes (the text decoded strictly): hashed for provenance
     src, problems = load_yaml(text, file, vocabulary)
     if src is None:
         raise SuiteError(problems)
@@ -195,6 +194,12 @@ def _validate_case(src: Located, data: Any, loc: tuple, problems: list[Problem])
     if not isinstance(data, dict):
         problems.append(Problem(src.file, src.line(loc), src.field(loc), "a case must be a mapping"))
         return None
+    # Every case passes here, inline, from a dataset row, rendered or mutated: no string it holds may fail
+    # to encode later (sent as JSON, stored with Arrow).
+    unencodable = encoding_problems(src, data, loc)
+    if unencodable:
+        problems.extend(unencodable)
+        return None
     try:
         return Case.model_validate(data)
     except ValidationError as e:
@@ -253,7 +258,11 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
         problems.append(p if p.line else Problem(src.file, src.line(("dataset",)), "dataset", f"{ds_path}: {p.message}"))
     if ds_problems and not rows:
         return []
-    hasher.update(ds_path.read_bytes())
+    try:
+        hasher.update(ds_path.read_bytes())
+    except OSError as e:
+        problems.append(Problem(src.file, src.line(("dataset",)), "dataset", f"{ds_path}: cannot read: {e.strerror or e}"))
+        return []
     fields = suite.fields or {c: c for c in columns if c in CASE_KEYS}
     for col, key in fields.items():
         if col not in columns:
@@ -264,11 +273,9 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
                                     f"'{key}' is not a case key (one of: {', '.join(CASE_KEYS)})"))
     template = None
     if suite.prompt is not None:
-        from jinja2 import TemplateError
-
         try:
             template = _fast_template(suite.prompt) or _jinja().from_string(suite.prompt)
-        except TemplateError as e:
+        except Exception as e:  # TemplateSyntaxError, RenderLimit (source too long), RecursionError (nesting)
             problems.append(Problem(src.file, src.line(("prompt",)), "prompt", f"invalid template: {e}"))
     if problems:
         return []
@@ -277,7 +284,9 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
     ds_src = Located(ds_str, None, hide_prefix=2)  # the line names the row; fields read plainly
     render = None
     if template is not None:
-        render = template.render_row if isinstance(template, _PlainTemplate) else (lambda r: template.render(**r))
+        budget = RenderBudget()
+        render = (functools.partial(template.render_row, budget) if isinstance(template, _PlainTemplate)
+                  else functools.partial(budget.render, template))
     for n, row in rows:
         case: dict[str, Any] = {}
         meta = {}
@@ -292,8 +301,11 @@ def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Proble
         if render is not None:
             try:
                 case["input"] = render(row)
+            except RenderLimit as e:  # the next rows would most likely spend as long: stop here
+                problems.append(Problem(ds_str, n, "prompt", str(e)))
+                break
             except Exception as e:  # jinja2 raises UndefinedError, SecurityError, TypeError...
-                problems.append(Problem(str(ds_path), n, "prompt", f"template failed on this row: {e}"))
+                problems.append(Problem(ds_str, n, "prompt", f"template failed on this row: {e}"))
                 continue
         ds_src.lines[("row", n)] = n
         out.append((ds_src, ("row", n), case, f"{ds_str}:{n}"))
@@ -306,28 +318,34 @@ _PLAIN_VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 class _PlainTemplate:
     """A prompt made only of text and `{{ column }}` (the common dataset case), rendered without
     jinja2's per-call context set-up: the same output for str, int, float and bool cells, several times
-    faster on 100k rows. A missing column or another cell type is left to jinja2 (same error, same text)."""
+    faster on 100k rows. A missing column or another cell type is left to jinja2 (same error, same text).
+    The output has the same size bound as jinja2's (a column repeated many times adds up)."""
 
     def __init__(self, source: str):
         self.source = source
         parts = _PLAIN_VAR.split(source)  # text, name, text, name, ...
         self._texts, self._names = parts[0::2], parts[1::2]
+        self._text_len = sum(map(len, self._texts))
 
     @functools.cached_property
     def jinja(self):
         return _jinja().from_string(self.source)
 
-    def render_row(self, row: dict[str, Any]) -> str:
+    def render_row(self, budget: RenderBudget, row: dict[str, Any]) -> str:
         texts = self._texts
         out = [texts[0]]
+        n = self._text_len
         for name, text in zip(self._names, texts[1:]):
             v = row.get(name, _MISSING)
             if type(v) is not str:
                 if type(v) not in (int, float, bool):
-                    return self.jinja.render(**row)
+                    return budget.render(self.jinja, row)
                 v = str(v)
+            n += len(v)
             out.append(v)
             out.append(text)
+        if n > MAX_RENDER_CHARS:
+            raise RenderLimit(f"template output over {MAX_RENDER_CHARS} characters")
         return "".join(out)
 
 

@@ -9,10 +9,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, ValidationError, field_validator
 
+from evalharness.engine.response import DEFAULT_MAX_RESPONSE_BYTES
 from evalharness.judges.config import JudgeConfig, check_base_url
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import Strict
-from evalharness.suite.yamlsrc import load_yaml
+from evalharness.suite.yamlsrc import load_yaml, read_text
 
 RECORDED = "recorded"  # built-in target: score the cases' recorded outputs, call no model
 LOCAL = "local"  # built-in target: the embedded llama.cpp server with Gemma 3 270M
@@ -28,6 +29,8 @@ class TargetConfig(Strict):
     concurrency: int = Field(16, ge=1, le=4096)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(4, ge=0, le=20)
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024,
+                                    description="a response body over this many bytes is recorded as an error")
 
     _url = field_validator("base_url")(classmethod(lambda cls, v: check_base_url(v)))
 
@@ -80,7 +83,7 @@ def load_targets_file(path: str | Path) -> tuple[dict[str, TargetConfig], dict[s
     path = Path(path)
     if not path.is_file():
         raise SuiteError([Problem(str(path), None, "", "targets file not found")])
-    src, problems = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    src, problems = load_yaml(read_text(path), str(path))
     if src is None or problems:
         raise SuiteError(problems)
     try:

@@ -6,6 +6,7 @@ model output stays inert, and saves screenshots under reports/screenshots/ as CI
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -161,3 +162,120 @@ def test_ui_binds_loopback_only(ui_server):
         pytest.skip("this machine has no non-loopback IPv4 address to try")
     with pytest.raises(OSError):
         socket.create_connection((others[0], port), timeout=3).close()
+
+
+# ---- Hostile names in every field, on every page: nothing is fetched, nothing runs ----
+
+import http.server  # noqa: E402
+import threading  # noqa: E402
+
+from tests.conftest import ServerProc, run_cli, write  # noqa: E402
+
+
+class Beacon:
+    """A real HTTP server on another loopback host (127.0.0.2): any request it gets is a leak."""
+
+    def __init__(self):
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                hits.append(self.path)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def payload(self, field: str) -> str:
+        """A name that would fetch the beacon if any page rendered it as Markdown or HTML."""
+        url = f"http://127.0.0.2:{self.port}/{field}"
+        return (f"{field}![b]({url}.png)<img src={url}-img.png onerror=window.__pwned=1>"
+                f"[l]({url}) :red[x] <script>window.__pwned=2</script>")
+
+
+@pytest.fixture
+def hostile_reports(tmp_path):
+    beacon = Beacon()
+    server = ServerProc()
+    P = beacon.payload
+    reports = tmp_path / "reports"
+    try:
+        targets = write(tmp_path / "targets.yaml", "targets:\n"
+                        f"  - {{name: {json.dumps(P('target'))}, base_url: '{server.base_url}', model: {json.dumps(P('model'))}}}\n"
+                        f"  - {{name: plain, base_url: '{server.base_url}', model: plain}}\n")
+        out = P("output").replace("\n", " ")
+        suite = write(tmp_path / "s" / "s.yaml", "category: accuracy\n" + f"name: {json.dumps(P('suite'))}\n"
+                      f"scorers: [{{type: contains, value: {json.dumps(P('reason'))}, name: {json.dumps(P('scorer'))}}}]\n"
+                      "gate: {min_pass_rate: 0.5}\ncases:\n"
+                      f"  - {{id: {json.dumps(P('case'))}, input: {json.dumps('q REPLY=' + out)}, tags: [{json.dumps(P('tag'))}]}}\n"
+                      f"  - {{id: plain, input: 'q REPLY=fine', tags: [plain]}}\n")
+        for _ in range(2):  # two runs, for Trends
+            r = run_cli("run", str(suite), "--targets", str(targets), "--target", P("target"), "--target", "plain",
+                        "--no-cache", "--out", str(reports))
+            assert r.returncode in (0, 1), r.stdout + r.stderr
+        yield reports, beacon
+    finally:
+        server.stop()
+        beacon.server.shutdown()
+
+
+def test_hostile_names_on_every_page_fetch_nothing_and_run_nothing(hostile_reports, browser, tmp_path):
+    reports, beacon = hostile_reports
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with open(tmp_path / "ui-hostile.log", "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "ui", "--reports", str(reports),
+                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(url + "_stcore/health", timeout=2, trust_env=False).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "ui-hostile.log").read_text()
+                time.sleep(0.3)
+            browser.get(url)
+            wait_text(browser, "Runs")
+            # The newest run is selected (Trends reads both): every page shows every field.
+            for page, shown in (("Runs", "Runs"), ("Leaderboard", "Cost and speed"), ("Right-size", "Routing table"),
+                                ("Side by side", "case(s) match"), ("Trends", "Trends")):
+                click_page(browser, page)
+                wait_text(browser, shown)
+                if page == "Right-size":
+                    for scope in ("tag", "suite"):
+                        _choose(browser, "Per", scope)
+                        wait_text(browser, "Routing table")
+                time.sleep(0.5)
+                browser.save_screenshot(str(tmp_path / f"hostile-{page}.png"))
+            time.sleep(1.0)  # every chance for an image or a script to act
+            assert beacon.hits == [], beacon.hits
+            assert browser.execute_script("return window.__pwned === undefined")
+            hosts = browser.execute_script(
+                "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]")
+            assert set(hosts) <= {f"127.0.0.1:{port}"}, hosts
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def _choose(driver, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label` (a combobox: type the option, take it with Enter)."""
+    from selenium.webdriver.common.keys import Keys
+
+    box = wait_el(driver, f"//input[@role='combobox'][@aria-label='{label}']")
+    box.click()
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(option)
+    wait_el(driver, f"//*[@role='option'][normalize-space(.)='{option}']").click()
+    deadline = time.monotonic() + 30
+    while driver.find_element("xpath", f"//input[@aria-label='{label}']").get_attribute("value") != option:
+        assert time.monotonic() < deadline, f"{label} did not take {option!r}"
+        time.sleep(0.25)
