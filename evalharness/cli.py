@@ -72,6 +72,8 @@ def run(
     junit: Optional[str] = typer.Option(None, "--junit", help="write JUnit XML (one testcase per case x target)"),
     summary_md: Optional[str] = typer.Option(None, "--summary", help="write a Markdown summary (e.g. $GITHUB_STEP_SUMMARY)"),
     shard: Optional[str] = typer.Option(None, "--shard", help="run shard i/n of the cases (or `auto` from K8s/Slurm/env)"),
+    suite_root: Optional[str] = typer.Option(None, "--suite-root", help="directory every path in a suite must stay in (default: the suite file's or the directory given)"),
+    trust_suite_endpoints: bool = typer.Option(False, "--trust-suite-endpoints", help="let suites define judge endpoints and keys (local use only; never in CI)"),
 ) -> None:
     """Run suites against one or more targets, write Parquet, and gate. Exit 0 pass, 1 gate fail, 2 bad config, 3 infrastructure."""
     from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, execute
@@ -99,7 +101,7 @@ def run(
             batch_rows=batch_rows, judge_base_url=judge_base_url, judge_model=judge_model,
             judge_api_key_env=judge_api_key_env, baseline=baseline, baseline_target=baseline_target,
             guard_policy=guard_policy, junit=junit,
-            summary_md=summary_md, shard=shard,
+            summary_md=summary_md, shard=shard, suite_root=suite_root, trust_suite_endpoints=trust_suite_endpoints,
         )
     import signal
 
@@ -139,6 +141,8 @@ def calibrate(
     no_cache: bool = typer.Option(False, "--no-cache"),
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir"),
     min_kappa: Optional[float] = typer.Option(None, "--min-kappa", help="exit 1 when a judge's Cohen's kappa is below this"),
+    suite_root: Optional[str] = typer.Option(None, "--suite-root", help="directory every path in a suite must stay in (default: the suite file's or the directory given)"),
+    trust_suite_endpoints: bool = typer.Option(False, "--trust-suite-endpoints", help="let suites define judge endpoints and keys (local use only; never in CI)"),
 ) -> None:
     """Prove a judge before trusting it: judge the recorded outputs and compare with the human labels."""
     from evalharness.engine.session import InfraError, RunOptions, calibrate_run
@@ -146,7 +150,8 @@ def calibrate(
 
     opts = RunOptions(paths=list(paths), target_names=["recorded"], out=out, cache=not no_cache, cache_dir=cache_dir,
                       targets_file=targets_file, judge_base_url=judge_base_url, judge_model=judge_model,
-                      judge_api_key_env=judge_api_key_env)
+                      judge_api_key_env=judge_api_key_env, suite_root=suite_root,
+                      trust_suite_endpoints=trust_suite_endpoints)
     try:
         outcome, report = calibrate_run(opts)
     except SuiteError as e:
@@ -381,6 +386,8 @@ def rescore(
     cache_dir: Optional[str] = typer.Option(None, "--cache-dir", help="cache directory (default ~/.cache/evalharness)"),
     baseline: Optional[str] = typer.Option(None, "--baseline", help="a run folder (or `pinned`) for the regression gate"),
     baseline_target: Optional[str] = typer.Option(None, "--baseline-target", help="the baseline's target to compare with"),
+    suite_root: Optional[str] = typer.Option(None, "--suite-root", help="directory every path in a suite must stay in (default: the suite file's or the directory given)"),
+    trust_suite_endpoints: bool = typer.Option(False, "--trust-suite-endpoints", help="let suites define judge endpoints and keys (local use only; never in CI)"),
 ) -> None:
     """Score a run's stored responses again without calling the model; writes a new run folder and gates it."""
     from evalharness.engine.rescore import rescore_run
@@ -389,7 +396,8 @@ def rescore(
     from evalharness.suite.errors import SuiteError
 
     opts = RunOptions(paths=list(suite), out=out, judge_base_url=judge_base_url, judge_model=judge_model,
-                      cache=not no_cache, cache_dir=cache_dir, baseline=baseline, baseline_target=baseline_target)
+                      cache=not no_cache, cache_dir=cache_dir, baseline=baseline, baseline_target=baseline_target,
+                      suite_root=suite_root, trust_suite_endpoints=trust_suite_endpoints)
     try:
         outcome = rescore_run(run_dir, list(suite) or None, out, opts)
     except SuiteError as e:
@@ -404,13 +412,17 @@ def rescore(
 
 
 @app.command()
-def validate(paths: List[str] = typer.Argument(..., help="suite files or directories")) -> None:
+def validate(
+    paths: List[str] = typer.Argument(..., help="suite files or directories"),
+    suite_root: Optional[str] = typer.Option(None, "--suite-root", help="directory every path in a suite must stay in (default: the suite file's or the directory given)"),
+    trust_suite_endpoints: bool = typer.Option(False, "--trust-suite-endpoints", help="let suites define judge endpoints and keys (local use only; never in CI)"),
+) -> None:
     """Check suites without running them. Exit 2 on any problem, listing every one."""
     from evalharness.suite.errors import SuiteError
     from evalharness.suite.loader import load_suites
 
     try:
-        suites = load_suites(paths)
+        suites = load_suites(paths, root=suite_root, trust_endpoints=trust_suite_endpoints)
     except SuiteError as e:
         _fail_config(e)
     for s in suites:

@@ -115,8 +115,8 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     skip_pandas_probe()
     old = read_manifest(run_dir)
     paths = paths or [s["path"] for s in old.get("suites", [])]
-    suites = load_suites(paths)
     opts = opts or RunOptions(paths=list(paths), out=out)
+    suites = load_suites(paths, root=opts.suite_root, trust_endpoints=opts.trust_suite_endpoints)
     judge_configs = resolve_judges(opts, suites)
     opts.baseline = resolve_baseline(opts.baseline, out)
     load_baseline(opts.baseline)  # a baseline that is not a finished run is a configuration error, found now

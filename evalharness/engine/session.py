@@ -55,6 +55,8 @@ class RunOptions:
     junit: str | None = None
     summary_md: str | None = None
     shard: str | None = None
+    suite_root: str | None = None  # --suite-root: the directory every suite path must stay in
+    trust_suite_endpoints: bool = False  # --trust-suite-endpoints: suites may define judge endpoints (local use)
 
 
 @dataclass
@@ -248,7 +250,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
     from evalharness.suite.loader import load_suites
 
     loop_name = event_loop_name()
-    suites = load_suites(opts.paths)
+    suites = load_suites(opts.paths, root=opts.suite_root, trust_endpoints=opts.trust_suite_endpoints)
     from dataclasses import replace
 
     if opts.limit is not None:
@@ -289,7 +291,7 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 
 
 # Options that name files: stored absolute, so `--resume` works from any directory.
-PATH_OPTIONS = ("targets_file", "out", "cache_dir", "baseline", "guard_policy", "junit", "summary_md")
+PATH_OPTIONS = ("targets_file", "out", "cache_dir", "baseline", "guard_policy", "junit", "summary_md", "suite_root")
 
 
 def portable_options(opts: RunOptions) -> dict:
@@ -735,7 +737,7 @@ def calibrate_run(opts: RunOptions) -> tuple[RunOutcome, list[dict]]:
     from evalharness.results.schema import SCORES_FILE
     from evalharness.suite.loader import load_suites
 
-    suites = load_suites(opts.paths)
+    suites = load_suites(opts.paths, root=opts.suite_root, trust_endpoints=opts.trust_suite_endpoints)
     labels = {(s.name, lc.case.id): lc.case.label for s in suites for lc in s.cases if lc.case.label is not None}
     judge_scorers = {(s.name, b.name) for s in suites for lc in s.cases for b in lc.scorers if b.needs_judge}
     outcome = execute(opts)

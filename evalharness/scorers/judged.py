@@ -28,7 +28,9 @@ class JudgeArgs(ScorerArgs):
     judge_repeats: int = Field(1, ge=1, le=20, description="ask the judge N times; the score is the mean")
     panel: list[str] | None = Field(None, min_length=1, description="several judges instead of one")
     aggregate: Literal["mean", "majority"] = Field("mean", description="how a panel's verdicts combine")
-    template: str | None = Field(None, description="your own jinja2 template file instead of judges/<name>.j2")
+    template: str | None = Field(None, description="a built-in template's name (judges/<name>.j2), or your own jinja2 "
+                                 "file, relative to the suite file and inside the suite root",
+                                 json_schema_extra={"suite_path": True})
     pass_at: float = Field(0.5, ge=0, le=1, description="score needed to pass when no `threshold` is set")
 
 

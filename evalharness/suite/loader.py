@@ -13,12 +13,13 @@ from typing import Any, Iterable
 
 from pydantic import ValidationError
 
-from evalharness.scorers.base import UnknownScorer
+from evalharness.scorers.base import UnknownScorer, get_scorer
 from evalharness.scorers.bind import BoundScorer, ScorerConfigError, bind, with_unique_names
 from evalharness.suite.datasets import read_rows
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import CASE_KEYS, Case, ScorerSpec, Suite
 from evalharness.suite.render import MAX_RENDER_CHARS, RenderBudget, RenderLimit
+from evalharness.suite.trust import endpoint_problems, resolve_path, suite_root
 from evalharness.suite.yamlsrc import Located, encoding_problems, load_yaml, read_text
 
 SUITE_GLOBS = ("*.yaml", "*.yml")
@@ -85,15 +86,22 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
     return sorted(found)
 
 
-def load_suites(paths: Iterable[str | Path]) -> list[LoadedSuite]:
-    files = discover(paths)
+def load_suites(paths: Iterable[str | Path], *, root: str | Path | None = None,
+                trust_endpoints: bool = False) -> list[LoadedSuite]:
+    """Load every suite under `paths`. Each one's paths must stay inside its root: `root`
+    (--suite-root) when given, else the file or directory named in `paths` it was found under."""
+    paths = list(paths)
+    roots: dict[Path, Path] = {}
+    for p in paths:
+        for f in discover([p]):
+            roots.setdefault(f, Path(root) if root is not None else suite_root(Path(p)))
     problems: list[Problem] = []
     suites: list[LoadedSuite] = []
-    if not files:
+    if not roots:
         raise SuiteError([Problem(", ".join(map(str, paths)), None, "", "no suite files (*.yaml) found")])
-    for f in files:
+    for f in sorted(roots):
         try:
-            suites.append(load_suite(f))
+            suites.append(load_suite(f, root=roots[f], trust_endpoints=trust_endpoints))
         except SuiteError as e:
             problems.extend(e.problems)
     seen: dict[str, Path] = {}
@@ -106,7 +114,9 @@ def load_suites(paths: Iterable[str | Path]) -> list[LoadedSuite]:
     return suites
 
 
-def load_suite(path: str | Path) -> LoadedSuite:
+def load_suite(path: str | Path, *, root: str | Path | None = None, trust_endpoints: bool = False) -> LoadedSuite:
+    """One suite file. Its paths stay inside `root` (default: its own directory); it may name no
+    endpoint or credential unless `trust_endpoints` (--trust-suite-endpoints). See suite/trust.py."""
     path = Path(path)
     file = str(path)
     if not path.is_file():
@@ -118,6 +128,9 @@ def load_suite(path: str | Path) -> LoadedSuite:
         raise SuiteError(problems)
     if not isinstance(src.data, dict):
         raise SuiteError([Problem(file, 1, "", "a suite file must be a mapping of keys (name, category, cases, ...)")])
+    src.base_dir, src.root = path.parent, Path(root) if root is not None else path.parent
+    if not trust_endpoints:
+        problems.extend(endpoint_problems(src.data, file, src.line))
     suite: Suite | None = None
     try:
         suite = Suite.model_validate(src.data)
@@ -239,6 +252,9 @@ def _bind_all(src: Located, specs: list[ScorerSpec], loc: tuple, problems: list[
 
 
 def _bind_one(src: Located, spec: ScorerSpec, loc: tuple, problems: list[Problem]) -> BoundScorer | None:
+    spec = _resolve_path_args(src, spec, loc, problems)
+    if spec is None:
+        return None
     try:
         return bind(spec)
     except UnknownScorer as e:
@@ -250,8 +266,41 @@ def _bind_one(src: Located, spec: ScorerSpec, loc: tuple, problems: list[Problem
     return None
 
 
+def _resolve_path_args(src: Located, spec: ScorerSpec, loc: tuple, problems: list[Problem]) -> ScorerSpec | None:
+    """The spec with every argument its scorer declares a path (`json_schema_extra={"suite_path": True}`)
+    resolved inside the suite root; None (and a problem) when one leaves it. A judge template that names
+    a built-in one (`judges/<name>`) stays a name."""
+    if ":" in spec.type or src.base_dir is None:
+        return spec  # ragas:/deepeval: adapters take no paths; a spec outside a suite file is trusted
+    try:
+        info = get_scorer(spec.type)
+    except UnknownScorer:
+        return spec  # bind reports it
+    args, updates = spec.scorer_args(), {}
+    for name, f in info.args.model_fields.items():
+        key, extra = f.alias or name, f.json_schema_extra if isinstance(f.json_schema_extra, dict) else {}
+        value = args.get(key)
+        if not extra.get("suite_path") or not isinstance(value, str) or _builtin_template(value):
+            continue
+        resolved, why = resolve_path(value, src.base_dir, src.root or src.base_dir)
+        if why:
+            problems.append(Problem(src.file, src.line(loc + (key,)), src.field(loc + (key,)), why))
+            return None
+        updates[key] = str(resolved)
+    return ScorerSpec.model_validate({**spec.model_dump(by_alias=True, exclude_none=True), **updates}) if updates else spec
+
+
+def _builtin_template(value: str) -> bool:
+    from evalharness.judges.templates import judges_dir
+
+    return "/" not in value and "\\" not in value and (judges_dir() / value).is_file()
+
+
 def _dataset_cases(path: Path, src: Located, suite: Suite, problems: list[Problem], hasher) -> list:
-    ds_path = (path.parent / suite.dataset).resolve()
+    ds_path, why = resolve_path(suite.dataset, path.parent, src.root or path.parent)
+    if why:
+        problems.append(Problem(src.file, src.line(("dataset",)), "dataset", why))
+        return []
     rows, columns, ds_problems = read_rows(ds_path)
     for p in ds_problems:
         # Row problems point into the dataset; file-level ones point at the suite's `dataset:` line.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from evalharness.suite.errors import Problem
+from evalharness.suite.errors import Problem, format_loc
 
 # Keys that name an endpoint or a credential, wherever they appear outside case content.
 ENDPOINT_KEYS = frozenset({"base_url", "api_base", "api_url", "url", "endpoint", "host", "api_key", "api_key_env",
@@ -28,9 +28,10 @@ ENDPOINT_KEYS = frozenset({"base_url", "api_base", "api_url", "url", "endpoint",
 CONTENT_KEYS = frozenset({"input", "messages", "expected", "context", "output", "tool_calls", "metadata", "tools",
                           "tool_results", "expected_tool_calls", "description", "criteria", "label", "tags", "id",
                           "prompt", "system"})
-# Scorer arguments that hold text to compare an answer with (a URL there is the expected text).
+# Scorer keys that hold text: what an answer is compared with (a URL there is the expected text), and
+# the scorer's display name (a label in results and the UI, which shows it as text).
 TEXT_ARGS = frozenset({"value", "values", "pattern", "choices", "criteria", "expected", "arguments", "call",
-                       "schema"})
+                       "schema", "name"})
 _URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://")
 WHERE_ENDPOINTS_GO = ("suites cannot name endpoints or credentials: define judges and targets in a targets file "
                       "(--targets) or with --judge-base-url/--base-url (README: Security model)")
@@ -49,7 +50,7 @@ def endpoint_problems(data: Any, file: str, line_of) -> list[Problem]:
     """Every endpoint or credential a suite names outside case content. `line_of(path)` gives a line."""
     out = []
     for path, key, value in _config_items(data, ()):
-        field = ".".join(map(str, path))
+        field = format_loc(path)
         if key is not None and str(key).lower() in ENDPOINT_KEYS:
             out.append(Problem(file, line_of(path), field, f"`{key}` is not allowed in a suite: {WHERE_ENDPOINTS_GO}"))
         elif isinstance(value, str) and _URL.search(value):

@@ -37,6 +37,9 @@ class Located:
     # when a suite has an unknown key, since building it imports every scorer module).
     vocabulary: frozenset[str] | Callable[[], frozenset[str]] = frozenset()
     hide_prefix: int = 0  # leading location parts left out of field names (dataset rows)
+    # Where the file's relative paths start, and the root they must stay in (suite/trust.py).
+    base_dir: Path | None = None
+    root: Path | None = None
 
     def line(self, loc: tuple) -> int | None:
         loc = tuple(loc)

@@ -6,6 +6,7 @@ model output stays inert, and saves screenshots under reports/screenshots/ as CI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -37,30 +38,36 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def ui_server(ui_runs, tmp_path):
+@contextlib.contextmanager
+def running_ui(reports, log_path):
+    """`evalharness ui` on a free loopback port, healthy; stopped (and waited for) on exit."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    log = open(tmp_path / "ui.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "ui", "--reports", str(ui_runs["reports"]),
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "_stcore/health", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (tmp_path / "ui.log").read_text()
-            assert time.monotonic() < deadline, "the UI did not start in 60 s"
-            time.sleep(0.3)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "ui", "--reports", str(reports),
+                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}/"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(url + "_stcore/health", timeout=2, trust_env=False).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the UI did not start in 60 s"
+                time.sleep(0.3)
+            yield url, port
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture
+def ui_server(ui_runs, tmp_path):
+    with running_ui(ui_runs["reports"], tmp_path / "ui.log") as (url, port):
         yield url, port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture
@@ -194,7 +201,8 @@ class Beacon:
     def payload(self, field: str) -> str:
         """A name that would fetch the beacon if any page rendered it as Markdown or HTML."""
         url = f"http://127.0.0.2:{self.port}/{field}"
-        return (f"{field}![b]({url}.png)<img src={url}-img.png onerror=window.__pwned=1>"
+        relative = f"//127.0.0.2:{self.port}/{field}-rel.png"  # no scheme: it passes any URL check
+        return (f"{field}![b]({url}.png)![r]({relative})<img src={url}-img.png onerror=window.__pwned=1>"
                 f"[l]({url}) :red[x] <script>window.__pwned=2</script>")
 
 
@@ -226,44 +234,26 @@ def hostile_reports(tmp_path):
 
 def test_hostile_names_on_every_page_fetch_nothing_and_run_nothing(hostile_reports, browser, tmp_path):
     reports, beacon = hostile_reports
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    with open(tmp_path / "ui-hostile.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "ui", "--reports", str(reports),
-                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(url + "_stcore/health", timeout=2, trust_env=False).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "ui-hostile.log").read_text()
-                time.sleep(0.3)
-            browser.get(url)
-            wait_text(browser, "Runs")
-            # The newest run is selected (Trends reads both): every page shows every field.
-            for page, shown in (("Runs", "Runs"), ("Leaderboard", "Cost and speed"), ("Right-size", "Routing table"),
-                                ("Side by side", "case(s) match"), ("Trends", "Trends")):
-                click_page(browser, page)
-                wait_text(browser, shown)
-                if page == "Right-size":
-                    for scope in ("tag", "suite"):
-                        _choose(browser, "Per", scope)
-                        wait_text(browser, "Routing table")
-                time.sleep(0.5)
-                browser.save_screenshot(str(tmp_path / f"hostile-{page}.png"))
-            time.sleep(1.0)  # every chance for an image or a script to act
-            assert beacon.hits == [], beacon.hits
-            assert browser.execute_script("return window.__pwned === undefined")
-            hosts = browser.execute_script(
-                "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]")
-            assert set(hosts) <= {f"127.0.0.1:{port}"}, hosts
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+    with running_ui(reports, tmp_path / "ui-hostile.log") as (url, port):
+        browser.get(url)
+        wait_text(browser, "Runs")
+        # The newest run is selected (Trends reads both): every page shows every field.
+        for page, shown in (("Runs", "Runs"), ("Leaderboard", "Cost and speed"), ("Right-size", "Routing table"),
+                            ("Side by side", "case(s) match"), ("Trends", "Trends")):
+            click_page(browser, page)
+            wait_text(browser, shown)
+            if page == "Right-size":
+                for scope in ("tag", "suite"):
+                    _choose(browser, "Per", scope)
+                    wait_text(browser, "Routing table")
+            time.sleep(0.5)
+            browser.save_screenshot(str(tmp_path / f"hostile-{page}.png"))
+        time.sleep(1.0)  # every chance for an image or a script to act
+        assert beacon.hits == [], beacon.hits
+        assert browser.execute_script("return window.__pwned === undefined")
+        hosts = browser.execute_script(
+            "return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).host))]")
+        assert set(hosts) <= {f"127.0.0.1:{port}"}, hosts
 
 
 def _choose(driver, label: str, option: str) -> None:

@@ -52,7 +52,7 @@ def test_unexpected_error_in_a_run_is_exit_3_one_line_and_resumable(tmp_path):
 
 def test_unexpected_error_outside_a_run_is_exit_3_with_a_log(tmp_path):
     boom = ("import evalharness.suite.loader as l\n"
-            "def bad(paths):\n    raise KeyError('no such thing')\n"
+            "def bad(paths, **kw):\n    raise KeyError('no such thing')\n"
             "l.load_suites = bad")
     s = write(tmp_path / "s.yaml", SUITE)
     r = crashing_cli(tmp_path, boom, "validate", str(s))
@@ -67,7 +67,7 @@ def test_usage_errors_and_interrupts_are_never_exit_1(tmp_path):
     assert run_cli("compare").returncode == 2
     assert run_cli().returncode in (0, 2)  # no command: help
     r = crashing_cli(tmp_path, "import evalharness.suite.loader as l\n"
-                     "def stop(paths):\n    raise KeyboardInterrupt\nl.load_suites = stop", "validate", "x.yaml")
+                     "def stop(paths, **kw):\n    raise KeyboardInterrupt\nl.load_suites = stop", "validate", "x.yaml")
     assert r.returncode == 130 and "Traceback" not in r.stderr
 
 

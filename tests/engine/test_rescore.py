@@ -61,9 +61,10 @@ def test_rescore_with_a_judge_scores_every_response_once(tmp_path, cli, fault_se
     assert cli("run", str(s), "--target", "recorded", "--no-cache", "--out", str(out)).returncode == 0
     (run,) = list(out.iterdir())
     s2 = write(tmp_path / "s2" / "s.yaml",
-               f"name: rj\ncategory: hallucination\njudges:\n  default: {{base_url: '{fault_server.base_url}', model: judge}}\n"
+               "name: rj\ncategory: hallucination\n"
                "scorers: [{type: rubric, criteria: 'Correct.', scale: [1, 5], threshold: 3}]\ncases:\n" + cases)
-    r = cli("rescore", str(run), "--suite", str(s2), "--out", str(tmp_path / "r2"), "--cache-dir", str(tmp_path / "c"))
+    r = cli("rescore", str(run), "--suite", str(s2), "--out", str(tmp_path / "r2"), "--cache-dir", str(tmp_path / "c"),
+            "--judge-base-url", fault_server.base_url, "--judge-model", "judge")
     assert r.returncode == 0, r.stdout + r.stderr
     (new,) = list((tmp_path / "r2").iterdir())
     sc = pd.read_parquet(new / "scores.parquet")

@@ -9,10 +9,13 @@ from tests.conftest import write
 
 
 def run_suite(tmp_path, cli, server, body: str, *extra, judges: str | None = None):
+    """Run `body` against recorded outputs. The judges are trusted configuration: a targets file, never the suite."""
     judges = judges or f"judges:\n  default: {{base_url: '{server.base_url}', model: judge}}\n"
-    s = write(tmp_path / "s.yaml", judges + body)
+    targets = write(tmp_path / "judges.yaml", judges)
+    s = write(tmp_path / "s.yaml", body)
     out = tmp_path / f"r{len(list(tmp_path.glob('r*')))}"
-    r = cli("run", str(s), "--target", "recorded", "--out", str(out), "--cache-dir", str(tmp_path / "cache"), *extra)
+    r = cli("run", str(s), "--target", "recorded", "--targets", str(targets), "--out", str(out),
+            "--cache-dir", str(tmp_path / "cache"), *extra)
     (run,) = list(out.iterdir())
     scores = pd.read_parquet(run / "scores.parquet").set_index("case_id")
     return r, scores, json.loads((run / "run.json").read_text())
@@ -202,17 +205,18 @@ def test_calibrate_reports_kappa(tmp_path, cli, fault_server):
 
 
 def test_pairwise_against_baseline_run_and_another_target(tmp_path, cli, fault_server):
-    judges = f"judges:\n  default: {{base_url: '{fault_server.base_url}', model: judge}}\n"
+    judges = write(tmp_path / "judges.yaml", f"judges:\n  default: {{base_url: '{fault_server.base_url}', model: judge}}\n")
     # 1. a baseline run of recorded outputs
-    base = write(tmp_path / "base" / "s.yaml", judges + "name: p\ncategory: regression\nscorers: [{type: exact, value: x, metric_only: true}]\n"
+    base = write(tmp_path / "base" / "s.yaml", "name: p\ncategory: regression\nscorers: [{type: exact, value: x, metric_only: true}]\n"
                  "cases:\n  - {id: a, input: 'REPLY=QUALITY=2', output: 'QUALITY=2'}\n")
     r = cli("run", str(base), "--target", "recorded", "--out", str(tmp_path / "b"), "--no-cache")
     (baseline_run,) = list((tmp_path / "b").iterdir())
     # 2. the candidate beats the baseline run, and also the live target `ref` (which answers QUALITY=2)
-    cand = write(tmp_path / "cand" / "s.yaml", judges + "name: p\ncategory: regression\n"
+    cand = write(tmp_path / "cand" / "s.yaml", "name: p\ncategory: regression\n"
                  "scorers: [{type: pairwise, against: baseline, name: vs_baseline}, {type: pairwise, against: ref, name: vs_ref}]\n"
                  "cases:\n  - {id: a, input: 'REPLY=QUALITY=2', output: 'QUALITY=4'}\n")
-    t = write(tmp_path / "t.yaml", f"targets:\n  - {{name: ref, base_url: '{fault_server.base_url}', model: m}}\n")
+    t = write(tmp_path / "t.yaml", f"targets:\n  - {{name: ref, base_url: '{fault_server.base_url}', model: m}}\n"
+              + judges.read_text())
     out = tmp_path / "c"
     r = cli("run", str(cand), "--target", "recorded", "--target", "ref", "--targets", str(t), "--baseline",
             str(baseline_run), "--out", str(out), "--no-cache")

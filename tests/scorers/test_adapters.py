@@ -79,8 +79,6 @@ def test_adapters_with_scripted_judge(tmp_path, adapters, fault_server):
     s = write(tmp_path / "s.yaml", f"""\
 name: adapters
 category: hallucination
-judges:
-  default: {{base_url: '{fault_server.base_url}', model: judge}}
 scorers:
   - type: deepeval:faithfulness
   - type: ragas:faithfulness
@@ -91,7 +89,8 @@ cases:
   - {{id: nocontext, input: "Where?", output: "somewhere"}}
 """)
     out = tmp_path / "r"
-    r = run_with(adapters, "run", str(s), "--target", "recorded", "--out", str(out), "--cache-dir", str(tmp_path / "c"))
+    r = run_with(adapters, "run", str(s), "--target", "recorded", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
+                 "--judge-base-url", fault_server.base_url, "--judge-model", "judge")
     assert r.returncode == 0, r.stdout + r.stderr
     sc, manifest = scores_of(out)
     for lib in ("deepeval", "ragas"):
@@ -147,7 +146,7 @@ def test_adapters_with_real_local_model_as_judge(tmp_path, adapters):
 name: adapters-real
 category: hallucination
 judges:
-  default: {{base_url: 'http://127.0.0.1:{port}/v1', model: '{model}', params: {{temperature: 0, max_tokens: 200}}}}
+  default: {{params: {{temperature: 0, max_tokens: 200}}}}
 scorers:
   - type: deepeval:faithfulness
   - type: ragas:faithfulness
@@ -156,7 +155,8 @@ cases:
       context: ["The Eiffel Tower is a landmark in Paris, France."]}}
 """)
         out = tmp_path / "r"
-        r = run_with(adapters, "run", str(s), "--target", "recorded", "--out", str(out), "--no-cache")
+        r = run_with(adapters, "run", str(s), "--target", "recorded", "--out", str(out), "--no-cache",
+                     "--judge-base-url", f"http://127.0.0.1:{port}/v1", "--judge-model", model)
         assert r.returncode in (0, 1), r.stdout + r.stderr
         sc, manifest = scores_of(out)
         assert len(sc) == 2
