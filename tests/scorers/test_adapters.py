@@ -109,7 +109,7 @@ cases:
     # cached: the same run again asks the judge nothing new
     before = fault_server.stats().get("judge", 0)
     r = run_with(adapters, "run", str(s), "--target", "recorded", "--out", str(tmp_path / "r2"),
-                 "--cache-dir", str(tmp_path / "c"))
+                 "--cache-dir", str(tmp_path / "c"), "--judge-base-url", fault_server.base_url, "--judge-model", "judge")
     assert r.returncode == 0
     assert fault_server.stats().get("judge", 0) == before
     sc2, _ = scores_of(tmp_path / "r2")
