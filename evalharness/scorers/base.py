@@ -140,6 +140,7 @@ BUILTIN_INDEX: dict[str, str] = {
     **dict.fromkeys(("bleu", "rouge_l"), "overlap"),
     **dict.fromkeys(("canary", "pii", "refusal"), "safety"),
     "injection": "injection",
+    "injection_classifier": "injection_model",
     **dict.fromkeys(("schema_valid", "tool_args", "tool_call", "trajectory"), "tools"),
     **dict.fromkeys(("answer_relevancy", "context_relevancy", "faithfulness", "pairwise", "refusal_judge", "rubric"),
                     "judged"),
