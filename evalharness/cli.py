@@ -145,7 +145,7 @@ def calibrate(
     trust_suite_endpoints: bool = typer.Option(False, "--trust-suite-endpoints", help="let suites define judge endpoints and keys (local use only; never in CI)"),
 ) -> None:
     """Prove a judge before trusting it: judge the recorded outputs and compare with the human labels."""
-    from evalharness.engine.session import InfraError, RunOptions, calibrate_run
+    from evalharness.engine.session import EXIT_INFRA, InfraError, RunOptions, calibrate_run
     from evalharness.suite.errors import SuiteError
 
     opts = RunOptions(paths=list(paths), target_names=["recorded"], out=out, cache=not no_cache, cache_dir=cache_dir,
@@ -174,6 +174,10 @@ def calibrate(
     print(f"calibration stored in {outcome.run_dir / 'run.json'}")
     if not report:
         _fail_config(ValueError("no case has both a judge scorer and a `label`"))
+    for m in outcome.messages:  # a judge that failed its calls is infrastructure, not a verdict
+        print(m, file=sys.stderr)
+    if outcome.exit_code == EXIT_INFRA:
+        raise typer.Exit(EXIT_INFRA)
     if min_kappa is not None and any(r["kappa"] is None or r["kappa"] < min_kappa for r in report):
         raise typer.Exit(1)
 
@@ -202,6 +206,10 @@ def compare(
                                      baseline_target=baseline_target)
     except PairingError as e:
         _fail_config(e)
+    from evalharness.compare import pair_targets, run_targets
+
+    candidates = run_targets(run_b)
+    unpaired = [t for t in candidates if t not in pair_targets(run_targets(run_a), candidates, baseline_target)]
     if not deltas:
         _fail_config(ValueError("the two runs share no (suite, case) pairs"))
     c = Console(width=200 if not sys.stdout.isatty() else None)
@@ -222,7 +230,10 @@ def compare(
             for cid in ids[:top]:
                 row = pairs[(pairs.suite == d.suite) & (pairs.target == d.target) & (pairs.case_id == cid)].iloc[0]
                 c.print(Text(f"{label} {d.suite}/{cid}: A={str(row.output_a)[:80]!r} B={str(row.output_b)[:80]!r}"))
-    raise typer.Exit(1 if any(d.significant_regression for d in overall) else 0)
+    for t_ in unpaired:  # never silently left out: a target compared with nothing cannot pass
+        c.print(Text(f"NOT COMPARED: target '{t_}' of {run_b.name}: no target of {run_a.name} pairs with it "
+                     "(choose one with --baseline-target)", style="bold red"))
+    raise typer.Exit(1 if unpaired or any(d.significant_regression for d in overall) else 0)
 
 
 @app.command()

@@ -402,16 +402,25 @@ def _error_rate_bound(gate: Gate | None) -> float:
     return DEFAULT_MAX_ERROR_RATE if gate is None else gate.max_error_rate
 
 
+def _over(errors: int, n: int, bound: float) -> bool:
+    """Over the bound, or every one failed: a target or judge that answered nothing evaluated nothing,
+    whatever a suite sets `max_error_rate` to."""
+    return n > 0 and (errors / n > bound or errors == n)
+
+
 def infrastructure_failures(summary: list[dict], gates: dict[str, Gate | None],
                             judge_calls: dict[tuple[str, str], dict[str, list[int]]],
-                            judges_of: dict[tuple[str, str], list[str]]) -> list[str]:
+                            judges_of: dict[tuple[str, str], list[str]],
+                            judge_stats: dict[str, dict] | None = None) -> list[str]:
     """One line per target, and per judge, whose errors are over `max_error_rate` in some suite, whatever
     the other targets did: a dead target beside healthy ones is an infrastructure failure (exit 3).
-    `summary` is `summary_rows`; `judges_of` maps (suite, scorer) to the judge names the scorer asks."""
+    `summary` is `summary_rows`; `judges_of` maps (suite, scorer) to the judge names the scorer asks;
+    `judge_stats` (run.json `judges.NAME.stats`) counts each judge's own calls, so one dead judge of a
+    panel is found even when the panel's verdicts survive it."""
     over: dict[str, list[str]] = {}
     for r in summary:
         bound = _error_rate_bound(gates.get(r["suite"]))
-        if r["responses"] and r["errors"] / r["responses"] > bound:
+        if _over(r["errors"], r["responses"], bound):
             over.setdefault(f"target '{r['target']}'", []).append(
                 f"{r['suite']}: {r['errors']} of {r['responses']} requests errored "
                 f"({r['errors'] / r['responses']:.0%} > max_error_rate {bound:.0%})")
@@ -423,8 +432,14 @@ def infrastructure_failures(summary: list[dict], gates: dict[str, Gate | None],
             tally[0] += calls
             tally[1] += errors
             tally[2] = min(tally[2], _error_rate_bound(gates.get(suite)))
+    default_bound = min((_error_rate_bound(g) for g in gates.values()), default=DEFAULT_MAX_ERROR_RATE)
+    for name, st in sorted((judge_stats or {}).items()):
+        if name not in per_judge and st.get("calls"):
+            per_judge[name] = [st["calls"], st.get("errors") or 0, default_bound]
+        elif name in per_judge and (st.get("errors") or 0) * per_judge[name][0] > per_judge[name][1] * (st.get("calls") or 1):
+            per_judge[name][:2] = [st["calls"], st.get("errors") or 0]  # its own calls say more than the panel's rows
     for name, (calls, errors, bound) in sorted(per_judge.items()):
-        if calls and errors / calls > bound:
+        if _over(errors, calls, bound):
             over.setdefault(f"judge '{name}'", []).append(
                 f"{errors} of {calls} judge calls errored ({errors / calls:.0%} > max_error_rate {bound:.0%})")
     return [f"infrastructure failure: {who}: " + "; ".join(parts) for who, parts in over.items()]

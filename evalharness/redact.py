@@ -14,6 +14,7 @@ log, and stdout/stderr (the CLI wraps both streams).
 from __future__ import annotations
 
 import base64
+import json
 import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -32,9 +33,12 @@ _PATTERNS = (
     # A scheme as HTTP writes it, then a token-shaped word (a digit or base64 padding in it), so that
     # "basic understanding" in a model's answer stays as it is.
     re.compile(r"(\b(?:Bearer|Basic|Token|bearer|basic|token)\s+)(?=[A-Za-z0-9._~+/-]*[0-9=])[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@:\"']+(?::[^/\s@\"']*)?(?=@)"),
+    # The scheme is bounded: an unbounded one backtracks from every word boundary (quadratic time).
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]{0,31}://)[^/\s@:\"']+(?::[^\s@\"']*)?(?=@)"),
     re.compile(r"(?i)(\b(?:x-)?api[_-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}\]]+"),
 )
+# scheme://USERINFO@host[:port]: the userinfo may hold a "/" (where urlsplit gives up), not a "?" or "#".
+_USERINFO = re.compile(r"(?i)^\s*[a-z][a-z0-9+.-]{0,31}://([^@\s?#]+)@(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d+)?(?:[/?#]|$)")
 # One cheap search decides whether the patterns need to run at all (most outputs hold none of these).
 _TRIGGER = re.compile(r"(?i)authorization|bearer|basic|token|api[_-]?key|://")
 
@@ -43,7 +47,10 @@ def register(secret: str | None) -> None:
     """Remember a credential (and the forms it may be echoed in) for `redact`."""
     if not secret or len(secret) < MIN_SECRET_LEN or secret in _known:
         return
-    forms = {secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode()}
+    # As written, URL-encoded, in an HTTP Basic header, and as it appears inside JSON text (an error body
+    # that echoes it escapes quotes and backslashes).
+    forms = {secret, quote(secret, safe=""), base64.b64encode(secret.encode()).decode(),
+             json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
     _known.update(f for f in forms if len(f) >= MIN_SECRET_LEN)
     _by_length[:] = sorted(_known, key=len, reverse=True)
 
@@ -52,6 +59,13 @@ def register_url(url: str | None) -> None:
     """Remember the userinfo of a URL: the password, `user:password` and its HTTP Basic form."""
     if not url:
         return
+    m = _USERINFO.match(url)
+    if m:  # everything up to the last "@" of the authority, even where urlsplit stops at a "/" in a password
+        register(unquote(m.group(1)))
+        user, sep, password = m.group(1).partition(":")
+        if sep:
+            register(unquote(password))
+            register(f"{unquote(user)}:{unquote(password)}")
     try:
         parts = urlsplit(url)
         user, password = parts.username, parts.password
@@ -69,6 +83,9 @@ def strip_userinfo(url: str | None) -> str | None:
     """The URL as stored: without `user:password@`."""
     if not url:
         return url
+    m = _USERINFO.match(url)
+    if m:
+        return url[:m.start(1)] + url[m.end(1) + 1:]
     try:
         p = urlsplit(url)
         if "@" not in p.netloc:

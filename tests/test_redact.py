@@ -57,3 +57,34 @@ def test_redacting_stream_masks_what_is_written():
     s = r.RedactingStream(buf)
     assert s.write("token stream-secret-1\n") == len("token stream-secret-1\n")
     assert buf.getvalue() == "token ***\n"
+
+
+def test_userinfo_with_a_slash_and_json_escaped_secrets_are_masked():
+    r.register_url("http://user:Sekr1t/PASSWORD-xyz@127.0.0.1:1/v1")
+    assert "Sekr1t/PASSWORD-xyz" not in r.redact("error for http://user:Sekr1t/PASSWORD-xyz@127.0.0.1:1/v1")
+    assert r.strip_userinfo("http://user:Sekr1t/PASSWORD-xyz@127.0.0.1:1/v1") == "http://127.0.0.1:1/v1"
+    assert r.strip_userinfo("http://h/v1?x=a@b") == "http://h/v1?x=a@b"
+    quoted = 'sk-"q\\x!9zTOPsecret\'QQ'
+    r.register(quoted)
+    assert "9zTOPsecret" not in r.redact(json.dumps({"error": f"bad key {quoted}"}))
+
+
+def test_redaction_is_linear_on_adversarial_text():
+    import time
+
+    text = "a." * 200_000 + "://"  # a scheme-like run before every "://" used to backtrack quadratically
+    t0 = time.process_time()
+    r.redact(text)
+    assert time.process_time() - t0 < 5  # 400 KB: milliseconds now; minutes before
+
+
+def test_every_field_of_a_completion_is_redacted():
+    from evalharness.engine.client import Completion, _redacted
+
+    r.register("sk-echoed-in-fields-1")
+    c = Completion(output="x", finish_reason="stop sk-echoed-in-fields-1",
+                   tool_calls=[{"id": "sk-echoed-in-fields-1", "type": "function", "extra": "sk-echoed-in-fields-1",
+                                "function": {"name": "sk-echoed-in-fields-1", "arguments": "{}"}}],
+                   extra={"logprobs": {"content": [{"token": "sk-echoed-in-fields-1"}]}})
+    out = _redacted(c)
+    assert "sk-echoed-in-fields-1" not in json.dumps([out.finish_reason, out.tool_calls, out.extra])

@@ -32,7 +32,7 @@ import orjson
 from evalharness.engine.response import (
     CACHED, CHUNK, DEFAULT_MAX_RESPONSE_BYTES, RESPONSE, Malformed, parse_json, too_large, validate,
 )
-from evalharness.redact import redact, register, register_url
+from evalharness.redact import redact, redact_obj, register, register_url
 
 MAX_BACKOFF_S = 30.0
 MAX_RETRY_AFTER_S = 120.0
@@ -100,11 +100,11 @@ def _redacted(c: Completion) -> Completion:
     """An endpoint may echo what it was sent (an Authorization header, a key in an error): nothing it
     returns reaches a result, the cache or a log with a credential in it."""
     c.output = redact(c.output)
+    c.finish_reason = redact(c.finish_reason)
     if c.tool_calls:
-        for call in c.tool_calls:
-            fn = call.get("function") if isinstance(call, dict) else None
-            if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
-                fn["arguments"] = redact(fn["arguments"])
+        c.tool_calls = redact_obj(c.tool_calls)  # ids, names, arguments and any extra key
+    if c.extra:
+        c.extra = redact_obj(c.extra)  # logprobs: the tokens of the output
     return c
 
 

@@ -126,7 +126,7 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     new_dir = Path(out) / run_id
     new_dir.mkdir(parents=True)
     manifest = {**old, "run_id": run_id, "started_at": utcnow(), "status": "running", "rescored_from": old["run_id"],
-                "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
+                "suites": [{"name": s.name, "category": s.category, "path": str(s.path.resolve()), "content_hash": s.content_hash,
                             "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
     write_manifest(new_dir, manifest)
     n_total = stored.num_rows

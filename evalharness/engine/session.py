@@ -330,7 +330,7 @@ def _execute_in(run_dir, run_id, manifest, opts, suites, targets, judge_configs,
         "harness_version": __version__,
         "schema_version": SCHEMA_VERSION,
         "git_sha": git_sha(),
-        "suites": [{"name": s.name, "category": s.category, "path": str(s.path), "content_hash": s.content_hash,
+        "suites": [{"name": s.name, "category": s.category, "path": str(s.path.resolve()), "content_hash": s.content_hash,
                     "cases": len(s.cases), "params": s.suite.defaults.params, "scorers": _scorer_configs(s)}
                    for s in suites],
         "targets": [t.public() for t in targets],
@@ -688,7 +688,8 @@ def _conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], 
     n, n_err = responses.num_rows, len(responses["error"]) - responses["error"].null_count
     judges_of = {(m["name"], sc["name"]): list(sc.get("panel") or [sc.get("judge") or "default"])
                  for m in manifest.get("suites") or [] for sc in m.get("scorers") or []}
-    messages = list(deaths) + infrastructure_failures(summary, gates, judge_calls, judges_of)
+    judge_stats = {n: j.get("stats") or {} for n, j in (manifest.get("judges") or {}).items()}
+    messages = list(deaths) + infrastructure_failures(summary, gates, judge_calls, judges_of, judge_stats)
     if messages:
         code = EXIT_INFRA
     elif any(not c.passed for c in checks) and not manifest.get("shard"):
@@ -795,7 +796,11 @@ def merge_runs(runs: list[Path], output: Path) -> RunOutcome:
     manifest = {**manifests[0], "run_id": run_id, "started_at": min(m["started_at"] for m in manifests),
                 "merged_at": utcnow(), "merged_from": [m["run_id"] for m in manifests],
                 "suites": list(suites_meta.values()), "shard": None}
-    paths = sorted({s["path"] for s in suites_meta.values() if Path(s["path"]).is_file()})
+    missing = sorted({s["path"] for s in suites_meta.values() if not Path(s["path"]).is_file()})
+    if missing:  # without its suite, a shard's gate would be dropped: refuse instead
+        raise SuiteError([Problem(p, None, "", "suite file of a shard not found (its gate cannot be checked)")
+                          for p in missing])
+    paths = sorted({s["path"] for s in suites_meta.values()})
     suites = load_suites(paths) if paths else []
     shard_opts = saved_options({"paths": paths, **(manifests[0].get("options") or {})})
     # The shards' own --baseline decides the merged run's regression gate, as it would have a whole run's.

@@ -51,9 +51,19 @@ def render(template: str, **variables) -> str:
     """Render `judges/<template>` (or a user's file path) in the bounded sandbox; missing variables raise,
     and so does a template over a bound (RenderLimit)."""
     path = Path(template)
-    if path.suffix and path.is_file():
-        return bounded_render(_env(str(path.parent.resolve())).get_template(path.name), variables)
+    if path.is_absolute():  # a suite's own template: the loader resolved it inside the suite root
+        return bounded_render(_own_env().from_string(path.read_text(encoding="utf-8")), variables)
+    # A name is a built-in template, looked up in judges/ only: never in the current directory.
     return bounded_render(_env(str(judges_dir())).get_template(template), variables)
+
+
+@lru_cache(maxsize=1)
+def _own_env() -> BoundedEnvironment:
+    """The environment of a suite's own template: no loader, so it cannot include, import or extend
+    another file (which could be a symlink out of the suite root)."""
+    env = BoundedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters["untrusted"] = untrusted
+    return env
 
 
 def redact_judge_instructions(text: str) -> tuple[str, int]:

@@ -97,7 +97,7 @@ class JsonSchemaArgs(JsonArgs):
 def json_schema(a: JsonSchemaArgs):
     import jsonschema
 
-    validator = jsonschema.validators.validator_for(a.schema_)(a.schema_)
+    validator = offline_validator(a.schema_)
 
     def score(s: Sample) -> Score:
         docs = _documents(a, s)
@@ -148,3 +148,16 @@ def tokens(a: TokensArgs):
         return Score(float(ok), ok, f"{s.output_tokens} output tokens (max {a.max})")
 
     return score
+
+
+def offline_validator(schema: dict):
+    """A JSON Schema validator that resolves `$ref` only inside the schema: a remote or `file:` reference
+    (which jsonschema would otherwise fetch) is an error, so a suite's schema cannot reach a host or a file."""
+    import jsonschema
+    from referencing import Registry
+    from referencing.exceptions import NoSuchResource
+
+    def refuse(uri: str):
+        raise NoSuchResource(ref=uri)
+
+    return jsonschema.validators.validator_for(schema)(schema, registry=Registry(retrieve=refuse))

@@ -192,14 +192,14 @@ def match_calls(actual: list[Call], expected: list[dict], schemas: dict, m: Matc
 
 def schema_problem(c: Call, schemas: dict[str, dict]) -> str | None:
     """Why a call does not fit the declared tools, or None."""
-    import jsonschema
+    from evalharness.scorers.structured import offline_validator
 
     if c.name not in schemas:
         return f"call to unknown function {c.name!r}"
     if c.error:
         return c.error
     schema = schemas[c.name]
-    v = jsonschema.validators.validator_for(schema)(schema)
+    v = offline_validator(schema)
     errs = sorted(v.iter_errors(c.args), key=lambda e: list(e.path))
     if errs:
         where = "/".join(map(str, errs[0].path)) or "(arguments)"

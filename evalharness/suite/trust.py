@@ -32,7 +32,7 @@ CONTENT_KEYS = frozenset({"input", "messages", "expected", "context", "output", 
 # the scorer's display name (a label in results and the UI, which shows it as text).
 TEXT_ARGS = frozenset({"value", "values", "pattern", "choices", "criteria", "expected", "arguments", "call",
                        "schema", "name"})
-_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://")
+_URL = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{0,31}://")  # a bounded scheme: no quadratic backtracking
 WHERE_ENDPOINTS_GO = ("suites cannot name endpoints or credentials: define judges and targets in a targets file "
                       "(--targets) or with --judge-base-url/--base-url (README: Security model)")
 

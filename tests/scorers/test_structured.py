@@ -62,3 +62,37 @@ def test_rouge_and_bleu():
     assert b.passed and b.value == pytest.approx(1.0)
     assert not run({"type": "bleu"}, "completely different words", expected=ref).passed
     assert not run({"type": "rouge_l"}, "anything").passed  # no reference
+
+
+def test_json_schema_refs_are_never_fetched(tmp_path):
+    """A `$ref` to a URL or a file is an error, not a request (a suite's schema cannot reach a host or a file)."""
+    import http.server
+    import threading
+
+    from evalharness.scorers.structured import offline_validator
+
+    hits = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"enum": ["x"]}')
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    secret = tmp_path / "f.json"
+    secret.write_text('{"enum": ["FILE-SECRET"]}')
+    try:
+        for ref in (f"http://127.0.0.1:{srv.server_address[1]}/s.json", secret.as_uri()):
+            v = offline_validator({"$ref": ref})
+            with pytest.raises(Exception) as e:
+                list(v.iter_errors("x"))
+            assert "FILE-SECRET" not in str(e.value)
+        assert hits == []
+    finally:
+        srv.shutdown()
