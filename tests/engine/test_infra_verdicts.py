@@ -51,11 +51,13 @@ def test_every_judge_call_erroring_is_exit_3_without_a_gate(tmp_path, cli, fault
 
 
 def test_a_judge_scorer_that_judged_nothing_fails_its_gate(tmp_path, cli, fault_server):
-    """max_error_rate 1.0 tolerates the dead judge as infrastructure, but the gate still cannot pass on it."""
+    """Even with max_error_rate 1.0, a judge that answered nothing is infrastructure (exit 3), and the gate's
+    own line for the scorer fails too: neither verdict is dropped."""
     cases = "".join(f"  - {{id: c{i}, input: q, output: 'answer {i} JUDGE_BROKEN'}}\n" for i in range(4))
     s = write(tmp_path / "s.yaml", "name: judged\ncategory: accuracy\ngate: {max_error_rate: 1.0}\n"
               "scorers: [{type: rubric, criteria: 'Is it good?', metric_only: true}]\ncases:\n" + cases)
     r = cli("run", str(s), "--target", "recorded", "--judge-base-url", fault_server.base_url, "--judge-model", "j",
             "--no-cache", "--out", str(tmp_path / "r"))
-    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "infrastructure failure: judge 'default': 4 of 4 judge calls errored" in r.stdout
     assert "FAIL judged [recorded] scorer:rubric judged n/a (every one of its 4 judge calls errored)" in r.stdout
