@@ -1,6 +1,5 @@
 """The guard proxy as a real process in front of the scripted upstream (and a dead one)."""
 
-import asyncio
 import json
 import os
 import socket
@@ -37,13 +36,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the test process dies, so no guard outlives its test run (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Guard:
-    def __init__(self, upstream: str, policy_path, log_dir):
+    def __init__(self, upstream: str, policy_path, log_dir, env: dict | None = None):
         self.port = free_port()
-        env = {**os.environ, "GUARD_TEST_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "GUARD_TEST_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "guard", "--upstream", upstream,
                                       "--policy", str(policy_path), "--port", str(self.port), "--log-dir", str(log_dir)],
-                                     env=env, stdout=open(Path(log_dir).parent / "guard.out", "wb"), stderr=subprocess.STDOUT)
+                                     env=env, stdout=open(Path(log_dir).parent / "guard.out", "wb"), stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self.out = Path(log_dir).parent / "guard.out"
         self.url = f"http://127.0.0.1:{self.port}/v1"
         for _ in range(100):
@@ -59,8 +70,9 @@ class Guard:
         return httpx.post(f"{self.url}/chat/completions", json=body, headers=headers, timeout=30, trust_env=False)
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(timeout=15)
 
 
 @pytest.fixture
@@ -111,10 +123,11 @@ def test_passthrough_block_redact_auth_and_size(tmp_path, guard):
 def test_streaming_cut_off(guard):
     with httpx.stream("POST", f"{guard.url}/chat/completions", headers=AUTH, trust_env=False, timeout=30,
                       json={"model": "m", "stream": True,
-                            "messages": [{"role": "user", "content": "REPLY=one two CANARY-42x three"}]}) as r:
+                            "messages": [{"role": "user", "content": "REPLY=one two three four five six CANARY-42x seven"}]}) as r:
         events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:") and "[DONE]" not in line]
     text = "".join((c.get("delta") or {}).get("content") or "" for e in events for c in e.get("choices", []))
-    assert text == "one two"  # the chunk that trips never goes out
+    # Text flows, less a hold-back as long as the canary, so nothing of the canary ever goes out.
+    assert text.startswith("one two") and "one two three four five six ".startswith(text)
     assert events[-1]["choices"][0]["finish_reason"] == "content_filter" and events[-1]["guardrail"]["action"] == "cut"
     with httpx.stream("POST", f"{guard.url}/chat/completions", headers=AUTH, trust_env=False, timeout=30,
                       json={"model": "m", "stream": True, "messages": [{"role": "user", "content": "REPLY=all fine here"}]}) as r:
@@ -140,24 +153,21 @@ def test_bad_policy_names_line(tmp_path, cli):
     assert "unknown scorer type 'nope'" in r.stderr
 
 
-def test_load_2000_requests_no_lost_or_duplicated_log_rows(tmp_path, fault_server):
-    g = Guard(fault_server.base_url, write(tmp_path / "p.yaml", POLICY), tmp_path / "log")
-
-    async def go():
-        sem = asyncio.Semaphore(64)
-        async with httpx.AsyncClient(trust_env=False, timeout=60, limits=httpx.Limits(max_connections=64)) as c:
-            async def one(i):
-                async with sem:
-                    r = await c.post(f"{g.url}/chat/completions", headers=AUTH,
-                                     json={"model": "m", "messages": [{"role": "user", "content": f"REPLY=ok {i}"}]})
-                    return r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == f"ok {i}"
-            return await asyncio.gather(*(one(i) for i in range(2000)))
-
-    try:
-        results = asyncio.run(go())
-    finally:
-        g.stop()
-    assert all(results)
-    rows = log_rows(tmp_path)
-    allow = rows[rows.outcome == "allow"]
-    assert len(allow) == 2000 and allow["request_id"].is_unique and allow["request_hash"].nunique() == 2000
+def test_new_policy_keys_are_checked_with_their_line(tmp_path, cli):
+    p = write(tmp_path / "p.yaml", "input_rails:\n"
+              "  - {type: regex, pattern: secret, action: block, max_match: 3, not: true}\n"
+              "  - {type: contains, value: x, action: block, max_match: 5}\n"
+              "output_rails:\n"
+              "  - {type: canary, action: block}\n"
+              "  - {type: pii, action: redact, roles: [user]}\n"
+              "non_text_parts: maybe\n")
+    r = cli("guard", "--upstream", "http://127.0.0.1:9/v1", "--policy", str(p))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "non_text_parts" in r.stderr  # an invalid value is reported before the rails are bound
+    p.write_text(p.read_text().replace("non_text_parts: maybe\n", ""))
+    r = cli("guard", "--upstream", "http://127.0.0.1:9/v1", "--policy", str(p))
+    assert r.returncode == 2
+    assert f"{p}:2: input_rails[0]: `max_match` 3 is below the pattern's longest match (6)" in r.stderr
+    assert f"{p}:3: input_rails[1]: `max_match` applies to rails that trip on a match" in r.stderr
+    assert f"{p}:5: output_rails[0]: `canary` rails need a `value`" in r.stderr
+    assert f"{p}:6: output_rails[1].roles: `roles` applies to input rails" in r.stderr
