@@ -264,8 +264,8 @@ def verify(
 
     try:
         problems = verify_signoff(json.loads(bundle.read_text()), run_dir)
-    except (OSError, ValueError, KeyError) as e:
-        _fail_config(e)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        _fail_config(ValueError(f"{bundle}: not a readable sign-off bundle ({e})"))
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
@@ -328,7 +328,10 @@ def snapshot(
     from evalharness.suite.errors import SuiteError
     from evalharness.suite.loader import load_suite
 
-    manifest = read_manifest(run_dir)
+    try:
+        manifest = read_manifest(run_dir)
+    except (OSError, ValueError) as e:
+        _fail_config(ValueError(f"{run_dir}: not a run folder with a readable run.json ({e})"))
     meta = next((s for s in manifest.get("suites", []) if s["name"] == suite), None)
     if meta is None:
         _fail_config(ValueError(f"suite {suite!r} is not in {run_dir}"))

@@ -35,6 +35,10 @@ def make_signoff(run_dir: Path, approver: str, note: str = "") -> dict:
 
 def verify_signoff(bundle: dict, run_dir: Path | None = None) -> list[str]:
     """Problems found (empty when every file still matches)."""
+    if not isinstance(bundle, dict) or not isinstance(bundle.get("files"), dict):
+        raise ValueError("not a sign-off bundle (no `files` mapping)")
+    if not bundle["files"]:
+        return ["the bundle lists no files: nothing was verified"]  # verifying nothing never passes
     run_dir = run_dir or Path(bundle["run_dir"])
     problems = []
     for name, digest in bundle["files"].items():

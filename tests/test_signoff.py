@@ -21,3 +21,17 @@ def test_signoff_and_verify_detects_one_changed_byte(tmp_path, cli):
     (run / "scores.parquet").write_bytes(bytes(data))
     r = cli("verify", str(bundle))
     assert r.returncode == 1 and "scores.parquet: sha256 differs" in r.stderr
+
+
+def test_verifying_nothing_never_passes_and_bad_input_is_exit_2(tmp_path, cli):
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"run_dir": "/nonexistent", "files": {}}')
+    r = cli("verify", str(empty))
+    assert r.returncode == 1 and "nothing was verified" in r.stderr
+    for text in ("[1, 2]", '{"files": [1]}', "not json"):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        r = cli("verify", str(bad))
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (text, r.stderr)
+    r = cli("snapshot", str(tmp_path / "missing"), "--suite", "x", "-o", str(tmp_path / "x.yaml"))
+    assert r.returncode == 2 and "not a run folder" in r.stderr
