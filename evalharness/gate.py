@@ -432,12 +432,12 @@ def infrastructure_failures(summary: list[dict], gates: dict[str, Gate | None],
             tally[0] += calls
             tally[1] += errors
             tally[2] = min(tally[2], _error_rate_bound(gates.get(suite)))
+    # A judge's own call counts, where the run kept them, are the truth for that judge.
     default_bound = min((_error_rate_bound(g) for g in gates.values()), default=DEFAULT_MAX_ERROR_RATE)
-    for name, st in sorted((judge_stats or {}).items()):
-        if name not in per_judge and st.get("calls"):
-            per_judge[name] = [st["calls"], st.get("errors") or 0, default_bound]
-        elif name in per_judge and (st.get("errors") or 0) * per_judge[name][0] > per_judge[name][1] * (st.get("calls") or 1):
-            per_judge[name][:2] = [st["calls"], st.get("errors") or 0]  # its own calls say more than the panel's rows
+    for name, st in (judge_stats or {}).items():
+        if st.get("calls"):
+            bound = per_judge[name][2] if name in per_judge else default_bound
+            per_judge[name] = [st["calls"], st.get("errors") or 0, bound]
     for name, (calls, errors, bound) in sorted(per_judge.items()):
         if _over(errors, calls, bound):
             over.setdefault(f"judge '{name}'", []).append(

@@ -125,7 +125,9 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     run_id = new_run_id()
     new_dir = Path(out) / run_id
     new_dir.mkdir(parents=True)
-    manifest = {**old, "run_id": run_id, "started_at": utcnow(), "status": "running", "rescored_from": old["run_id"],
+    # The original run's judges and their call counts are not this run's: the gate must not read them.
+    manifest = {**{k: v for k, v in old.items() if k != "judges"}, "run_id": run_id, "started_at": utcnow(),
+                "status": "running", "rescored_from": old["run_id"],
                 "suites": [{"name": s.name, "category": s.category, "path": str(s.path.resolve()), "content_hash": s.content_hash,
                             "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
     write_manifest(new_dir, manifest)
