@@ -7,18 +7,26 @@ st.dataframe, which render text, never HTML or Markdown.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from pathlib import Path
 
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # `streamlit run app/main.py` from a checkout
-    sys.path.insert(0, str(ROOT))
+# Streamlit runs this file as a script, so its siblings are imported by package name: `app` in a checkout
+# (`streamlit run app/main.py`, or an editable install), `evalharness.app` from a wheel (pyproject.toml maps
+# the top-level app/ there; `evalharness ui` finds this file with importlib.resources).
+HERE = Path(__file__).resolve().parent
+if HERE.name == "app" and (HERE.parent / "evalharness" / "__init__.py").is_file():  # <checkout>/app/main.py
+    if str(HERE.parent) not in sys.path:
+        sys.path.insert(0, str(HERE.parent))
+    PACKAGE = "app"
+else:
+    PACKAGE = "evalharness.app"
 
-from app import pages  # noqa: E402
-from app.data import catalog  # noqa: E402
+pages = importlib.import_module(f"{PACKAGE}.pages")
+catalog = importlib.import_module(f"{PACKAGE}.data").catalog
 
 PAGES = {"Runs": pages.runs, "Leaderboard": pages.leaderboard, "Right-size": pages.right_size,
          "Side by side": pages.side_by_side, "Trends": pages.trends}

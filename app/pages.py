@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 import yaml
 
-from app import data
+from . import data
 from evalharness.views import cases as cv
 from evalharness.views import sizing, tables
 

@@ -2,10 +2,13 @@
 `evalharness guard` (regex, pii and canary rails on input and output), in one run.
 
     python benchmarks/guard_latency.py [--concurrency 64] [--n 3000] [--rounds 3] [--latency-ms 0] [--stream]
+                                       [--workers 1] [--policy regex|classifier]
 
 Rounds alternate direct / guarded; each is a closed loop of `--concurrency` clients (aiohttp) sending
 `--n` requests. Reports p50/p95 of each path, the added latency (guarded - direct at p50 and p95),
-requests per second, and the guard process's CPU time per request. Loopback only.
+requests per second, and the guard's CPU time per request (its parent and every worker, from /proc).
+`--policy classifier` adds the `injection_classifier` rail (examples/guard.yaml's first rail) on input.
+Loopback only.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ output_rails:
   - {type: pii, kinds: [ssn, credit_card, email], action: redact, name: output_pii}
 log_dir: LOG_DIR
 """
+# The same rails plus the trained prompt-injection classifier (examples/guard.yaml's first rail) on the
+# untrusted messages, user and tool: it scores the benchmark's own system prompt ("You are a helpful
+# assistant ...") P(injection) = 0.95, so on every role it would block every request.
+CLASSIFIER_POLICY = POLICY.replace(
+    "input_rails:\n", "input_rails:\n  - {type: injection_classifier, action: block, name: injection, roles: [user, tool]}\n", 1)
 SYSTEM = "You are a helpful assistant for Acme. Answer briefly and politely."
 REPLY = "Paris is the capital of France. It lies on the Seine and has about two million inhabitants."
 
@@ -124,8 +132,14 @@ async def load(url: str, n: int, concurrency: int, stream: bool) -> tuple[list[f
 
 
 def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of `pid` and of its living children (the guard's workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        kids = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        kids = []
+    return own + sum(cpu_seconds(k) for k in kids)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -146,11 +160,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="direct/guarded round pairs (alternating)")
     ap.add_argument("--latency-ms", type=float, default=0, help="the upstream's own latency")
     ap.add_argument("--stream", action="store_true")
+    ap.add_argument("--workers", default="1", help="evalharness guard --workers")
+    ap.add_argument("--policy", choices=("regex", "classifier"), default="regex",
+                    help="regex: regex, pii and canary rails; classifier: the same plus injection_classifier on input")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.serve:
         return serve(a.latency_ms / 1000)
     procs: list[subprocess.Popen] = []
+    load_before = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     try:
         up = subprocess.Popen([sys.executable, __file__, "--serve", "--latency-ms", str(a.latency_ms)],
                               stdout=subprocess.PIPE, text=True)
@@ -158,21 +176,22 @@ def main() -> None:
         upstream = f"http://127.0.0.1:{int(up.stdout.readline().split()[1])}/v1"
         tmp = Path(tempfile.mkdtemp(prefix="guard-latency-"))
         policy = tmp / "policy.yaml"
-        policy.write_text(POLICY.replace("LOG_DIR", str(tmp / "log")))
+        policy.write_text((CLASSIFIER_POLICY if a.policy == "classifier" else POLICY).replace("LOG_DIR", str(tmp / "log")))
         port = free_port()
         guard = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "guard", "--upstream", upstream,
-                                  "--policy", str(policy), "--port", str(port)], cwd=ROOT,
+                                  "--policy", str(policy), "--port", str(port), "--workers", a.workers], cwd=ROOT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         procs.append(guard)
         guarded = f"http://127.0.0.1:{port}/v1"
         import urllib.request
 
-        for _ in range(200):
+        for _ in range(600):
             try:
                 urllib.request.urlopen(guarded + "/models", timeout=1)
                 break
             except OSError:
                 time.sleep(0.05)
+        time.sleep(2 if a.workers != "1" else 0)  # the other workers finish starting
         asyncio.run(load(guarded, 200, a.concurrency, a.stream))  # warm-up (connections, bytecode)
         asyncio.run(load(upstream, 200, a.concurrency, a.stream))
         direct_l, guard_l, direct_w, guard_w, guard_cpu = [], [], 0.0, 0.0, 0.0
@@ -190,9 +209,9 @@ def main() -> None:
             p.terminate()
             p.wait(timeout=15)
     total = a.n * a.rounds
-    http = "httptools" if __import__("importlib").util.find_spec("httptools") else "h11"
     print(f"concurrency {a.concurrency}, {a.rounds} x {a.n} requests per path, upstream latency {a.latency_ms:g} ms, "
-          f"{'streamed' if a.stream else 'not streamed'}, guard HTTP parser {http}, {os.cpu_count()} CPUs")
+          f"{'streamed' if a.stream else 'not streamed'}, policy {a.policy}, guard workers {a.workers}, "
+          f"{os.cpu_count()} CPUs, load average before {load_before}")
     print("| path | p50 ms | p95 ms | requests/s |")
     print("|---|---:|---:|---:|")
     print(f"| direct | {pct(direct_l, .5):.1f} | {pct(direct_l, .95):.1f} | {total / direct_w:.0f} |")

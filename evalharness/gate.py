@@ -224,22 +224,26 @@ def _summary_arrow(t: "pa.Table") -> list[dict]:
 def summary_rows(verdicts: Any) -> list[dict]:
     """Suite x target rows: cases, pass rate, mean score, errors, p50/p95 latency, and the safety
     rates (attack success, over-refusal) where cases carry the `attack` / `benign` tags. Plain
-    Python values (None for "no value"), ready for run.json. An Arrow verdict table is grouped in
-    Arrow (no row objects: 100,000 responses in ~0.1 s); rows and DataFrames in plain Python."""
-    if hasattr(verdicts, "schema") and hasattr(verdicts, "slice"):
-        return _summary_arrow(verdicts)
-    rows = []
-    for (suite, target), part in _groups(verdict_rows(verdicts), ("suite", "target")):
-        asr, orr, _, _ = safety_rates(part)
-        lat = [r["latency_ms"] for r in part]
-        rows.append({
-            "suite": suite, "target": target, "responses": len(part),
-            "pass_rate": sum(bool(r["passed"]) for r in part) / len(part),
-            "mean_score": _mean(r["score"] for r in part), "errors": sum(_present(r["error"]) for r in part),
-            "p50_ms": _quantile(lat, 0.5), "p95_ms": _quantile(lat, 0.95),
-            "attack_success": asr, "over_refusal": orr,
+    Python values (None for "no value"), ready for run.json. One implementation, in Arrow (no row
+    objects: 100,000 responses in ~0.1 s); rows and DataFrames are converted to Arrow first."""
+    if not (hasattr(verdicts, "schema") and hasattr(verdicts, "slice")):
+        import pyarrow as pa
+
+        rows = verdict_rows(verdicts)
+        if not rows:
+            return []
+
+        def col(name, kind, conv):
+            return pa.array([conv(r.get(name)) if _present(r.get(name)) else None for r in rows], kind)
+
+        verdicts = pa.table({
+            "suite": col("suite", pa.string(), str), "target": col("target", pa.string(), str),
+            "passed": col("passed", pa.bool_(), bool), "score": col("score", pa.float64(), float),
+            "error": col("error", pa.string(), str), "latency_ms": col("latency_ms", pa.float64(), float),
+            "tags": pa.array([list(r["tags"]) if r.get("tags") is not None else None for r in rows],
+                             pa.list_(pa.string())),
         })
-    return rows
+    return _summary_arrow(verdicts)
 
 
 def summarize(verdicts: "pd.DataFrame") -> "pd.DataFrame":

@@ -16,8 +16,12 @@ FAULT_SERVER = ROOT / "tests" / "fixtures" / "fault_server.py"
 
 
 class ServerProc:
+    """The fault-injection server in its own process group, dying with the test run (evalharness/procs.py)."""
+
     def __init__(self, *args: str):
-        self.proc = subprocess.Popen([sys.executable, str(FAULT_SERVER), *args], stdout=subprocess.PIPE, text=True)
+        from evalharness import procs
+
+        self.proc = procs.spawn([sys.executable, str(FAULT_SERVER), *args], stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         assert line.startswith("PORT "), f"fault server did not start: {line!r}"
         self.port = int(line.split()[1])
@@ -29,8 +33,10 @@ class ServerProc:
         return httpx.get(f"http://127.0.0.1:{self.port}/__stats", trust_env=False).json()
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
+        from evalharness import procs
+
+        procs.stop(self.proc, timeout_s=10)
+        self.proc.stdout.close()
 
 
 @pytest.fixture

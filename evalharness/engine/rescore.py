@@ -2,29 +2,32 @@
 calling the model.
 
 It writes a new run folder: the stored responses copied in Arrow (only their run id changes), new
-scores, and the gates of the suites given (default: the suites the run recorded). Deterministic
-scorers run synchronously, one response after another; suites with judge scorers are scored by
-concurrent workers, each judge limited by its own concurrency. Score rows are gathered as columns
-and written once: a rescore is not resumable (run it again), so it needs no part files.
+scores, and the gates of the suites given (default: the suites the run recorded). Scoring is `run`'s
+own path (engine/scoring.py): deterministic scorers inline (synchronously, one response after another,
+no event loop when a suite has nothing else), judge scorers in the same scoring stage as `run`, each
+judge limited by its own concurrency. Score rows are gathered as columns and written once: a rescore
+is not resumable (run it again), so it needs no part files.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
 
 from evalharness.engine.loop import run as run_loop
-from evalharness.engine.session import (
-    RunOptions, RunOutcome, _conclude, _judge_services, _scorer_configs, _start_judges, check_baseline_target,
-    event_loop_name, load_baseline, resolve_baseline, resolve_judges,
+from evalharness.conclude import RunOutcome, conclude
+from evalharness.lifecycle.configure import (
+    check_baseline_target, event_loop_name, load_baseline, resolve_baseline, resolve_judges,
 )
+from evalharness.lifecycle.endpoints import judge_services, start_judges
+from evalharness.lifecycle.execute import scorer_configs
+from evalharness.lifecycle.options import RunOptions
+from evalharness.targets.kinds import Launcher
 
 # The stored columns a Sample is built from.
 STORED = ("response_id", "suite", "case_id", "target", "messages", "output", "tool_calls", "finish_reason",
           "latency_ms", "output_tokens", "error")
-JUDGE_WORKERS = 64  # responses scored at once when judges are involved (each judge has its own limit)
 ARROW_EVERY = 50_000  # score rows converted to Arrow at a time (bounds the Python objects held)
 
 
@@ -129,7 +132,7 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     manifest = {**{k: v for k, v in old.items() if k != "judges"}, "run_id": run_id, "started_at": utcnow(),
                 "status": "running", "rescored_from": old["run_id"],
                 "suites": [{"name": s.name, "category": s.category, "path": str(s.path.resolve()), "content_hash": s.content_hash,
-                            "cases": len(s.cases), "scorers": _scorer_configs(s)} for s in suites]}
+                            "cases": len(s.cases), "scorers": scorer_configs(s)} for s in suites]}
     write_manifest(new_dir, manifest)
     n_total = stored.num_rows
     n_scored = _score_stored(stored, suites, judge_configs, opts, new_dir, run_id)
@@ -138,7 +141,8 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     # are released before it reads the new files back (100k responses: peak 612 -> 500 MB).
     suites = [replace(s, cases=()) for s in suites]
     del stored
-    return _conclude(new_dir, suites, manifest, None, [], opts)
+    return conclude(new_dir, suites, manifest, None, [], baseline_run=opts.baseline,
+                    baseline_target=opts.baseline_target, junit=opts.junit, summary_md=opts.summary_md)
 
 
 def _score_stored(stored, suites, judge_configs, opts, new_dir: Path, run_id: str) -> int:
@@ -147,10 +151,10 @@ def _score_stored(stored, suites, judge_configs, opts, new_dir: Path, run_id: st
     import pyarrow as pa
 
     from evalharness.engine.progress import make_progress
+    from evalharness.engine.scoring import plan, score_inline
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
-    from evalharness.results.writer import _write_atomic
+    from evalharness.results.writer import write_atomic
     from evalharness.scorers.base import Sample
-    from evalharness.scorers.bind import score_all_sync
 
     lookup = {(s.name, lc.case.id): (s, lc) for s in suites for lc in s.cases}
     # What the scorers read, as native values (None stays None), column by column.
@@ -159,7 +163,7 @@ def _score_stored(stored, suites, judge_configs, opts, new_dir: Path, run_id: st
     # Responses whose case is not in the suites given are left out of the new run (and counted).
     kept = stored.filter(pa.array(keep, pa.bool_()))
     kept = kept.set_column(kept.schema.get_field_index("run_id"), "run_id", pa.array([run_id] * kept.num_rows, pa.string()))
-    _write_atomic(kept, new_dir / RESPONSES_FILE)
+    write_atomic(kept, new_dir / RESPONSES_FILE)
     del kept
     todo = [i for i, k in enumerate(keep) if k]
     scores = ScoreColumns(run_id)
@@ -189,24 +193,28 @@ def _score_stored(stored, suites, judge_configs, opts, new_dir: Path, run_id: st
         scores.add(c_rid[i], c_suite[i], c_case[i], c_target[i], scored)
 
     label = f"rescore {run_id}"
-    if not judge_configs and not any(b.is_async for s in suites for lc in s.cases for b in lc.scorers):
+    if not judge_configs and not any(plan(lc.scorers).staged for s in suites for lc in s.cases):
+        # Only inline scorers: the columnar fast path, synchronous (the same score_inline as `run`).
         with make_progress(len(todo), label) as progress:
             for k, i in enumerate(todo):
                 smp, error = sample(i, None)
-                store(i, score_all_sync(scorers_of(i), smp, error))
+                store(i, score_inline(plan(scorers_of(i)), smp, error))
                 if k % 1000 == 999:
                     progress.advance(n=1000)
             progress.advance(n=len(todo) % 1000)
     else:
         _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, label)
-    _write_atomic(scores.table(), new_dir / SCORES_FILE)
+    write_atomic(scores.table(), new_dir / SCORES_FILE)
     return len(todo)
 
 
 def _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, store, label) -> None:
-    """Judge scorers are async: JUDGE_WORKERS responses in flight, results stored in the responses' order."""
+    """Judge scorers: `run`'s scoring stage (engine/scoring.py), fed with the stored responses instead of
+    a generation stage. Results are stored in the responses' order."""
+    from functools import partial
+
     from evalharness.engine.progress import make_progress
-    from evalharness.scorers.bind import score_all
+    from evalharness.engine.scoring import JudgeMeter, ScoringStage, pending_limit, plan, score_inline
 
     cache = None
     if judge_configs and opts.cache:
@@ -215,29 +223,26 @@ def _score_with_judges(opts, judge_configs, new_dir, todo, sample, scorers_of, s
         cache = ResponseCache(Path(opts.cache_dir) if opts.cache_dir else default_cache_dir())
     try:
         with contextlib.ExitStack() as stack:
-            servers: list = []
-            judge_rts = _start_judges(stack, judge_configs, [], opts, new_dir, servers) if judge_configs else {}
-
-            class _NoTargets:
-                async def reference_output(self, *_a):
-                    return None
-
-            services = _judge_services(judge_rts, judge_configs, cache, load_baseline(opts.baseline), _NoTargets()) \
-                if judge_rts else None
+            judge_rts = start_judges(judge_configs, Launcher(stack, new_dir)) if judge_configs else {}
+            # No targets here: pairwise `against: <target>` has no reference output (a judge error).
+            services = judge_services(judge_rts, cache, load_baseline(opts.baseline)) if judge_rts else None
             results: list = [None] * len(todo)
 
             async def go() -> None:
-                positions = iter(range(len(todo)))
-
-                async def worker(progress) -> None:
-                    for k in positions:
-                        smp, error = sample(todo[k], services)
-                        results[k] = await score_all(scorers_of(todo[k]), smp, error)
-                        progress.advance()
-
                 try:
                     with make_progress(len(todo), label) as progress:
-                        await asyncio.gather(*(worker(progress) for _ in range(min(JUDGE_WORKERS, len(todo)) or 1)))
+                        if services is not None:
+                            JudgeMeter(progress.judge_calls).attach(services)
+
+                        def done(k: int, scored: list) -> None:
+                            results[k] = scored
+                            progress.advance()
+
+                        async with ScoringStage(pending_limit(services)) as stage:
+                            for k, i in enumerate(todo):
+                                smp, error = sample(i, services)
+                                await stage.submit(smp, score_inline(plan(scorers_of(i)), smp, error),
+                                                   partial(done, k))
                 finally:
                     for rt in judge_rts.values():
                         await rt.client.aclose()

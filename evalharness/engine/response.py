@@ -32,7 +32,8 @@ from pydantic import BeforeValidator, ConfigDict, Field, TypeAdapter, Validation
 from pydantic_core import from_json
 from typing_extensions import Required, TypedDict
 
-DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+from evalharness.targets.config import DEFAULT_MAX_RESPONSE_BYTES  # noqa: F401 - one limit, set per target
+
 MAX_DEPTH = 201  # containers inside one another: jiter's limit (200 below the top); real responses nest under 10
 MAX_TOKEN_COUNT = 2**53 - 1  # exact as a float64 (the views average them), and any sum over turns fits int64
 

@@ -1,7 +1,11 @@
-"""The run loop: cases x targets x repeats -> responses -> scores -> RunWriter.
+"""The run loop: cases x targets x repeats -> responses -> scores -> RunWriter, in two stages.
 
-Each target gets `concurrency` worker coroutines that pull from one shared iterator, so
-memory stays flat however many cases there are, and one pooled HTTP client.
+Generation: each target gets `concurrency` worker coroutines that pull from one shared iterator (so
+memory stays flat however many cases there are), and one pooled HTTP client. A worker scores its
+response's deterministic scorers inline and hands the response to the scoring stage
+(engine/scoring.py), then goes on generating. Scoring: judge scorers run there, each judge limited by
+its own concurrency (its client's semaphore), at most `score_pending` responses held at once (a full
+stage makes the workers wait). The writer gets each response row with all its score rows, once.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from typing import Any, Iterator
 from evalharness.engine.agent import run_agent
 from evalharness.engine.cache import ResponseCache, cached_complete
 from evalharness.engine.client import ChatClient, Completion, dumps
+from evalharness.engine.scoring import JudgeMeter, ScoringStage, pending_limit, plan, score_inline
 from evalharness.results.schema import JUDGE_COLUMNS
 from evalharness.scorers.base import Sample
-from evalharness.scorers.bind import score_all
 from evalharness.suite.loader import LoadedCase, LoadedSuite
 from evalharness.targets.config import RECORDED, TargetConfig
 
@@ -52,6 +56,9 @@ class Totals:
     skipped: int = 0
     by_error: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0  # the request phase: workers started -> last response scored
+    scoring_limit: int = 0  # responses the scoring stage could hold at once
+    scoring_max_pending: int = 0  # ... and the most it held (never above the limit)
+    staged: int = 0  # responses scored in the scoring stage (they had judge or async scorers)
 
     @property
     def requests_per_s(self) -> float | None:
@@ -113,6 +120,7 @@ class Runner:
         progress=None,
         done: set[str] | None = None,
         services=None,
+        score_pending: int | None = None,
     ):
         self.run_id = run_id
         self.suites = suites
@@ -123,6 +131,7 @@ class Runner:
         self.progress = progress
         self.done = done or set()
         self.services = services
+        self.score_pending = score_pending  # None: engine/scoring.pending_limit(services)
         self.totals = Totals()
 
     def total(self) -> int:
@@ -141,24 +150,30 @@ class Runner:
                     yield WorkItem(suite, lcase, r)
 
     async def run(self) -> Totals:
-        import asyncio
         import time
 
-        workers = []
-        for t in self.targets:
-            it = self._items(t)
-            n = 1 if t.client is None else t.config.concurrency
-            workers += [self._worker(t, it) for _ in range(n)]
+        if self.services is not None and self.progress is not None and hasattr(self.progress, "judge_calls"):
+            JudgeMeter(self.progress.judge_calls).attach(self.services)
+        limit = self.score_pending or pending_limit(self.services)
         t0 = time.perf_counter()
+        stage = ScoringStage(limit)
+        self.totals.scoring_limit = limit
         try:
-            await asyncio.gather(*workers)
+            async with stage:
+                for t in self.targets:
+                    it = self._items(t)
+                    n = 1 if t.client is None else t.config.concurrency
+                    for _ in range(n):
+                        stage.spawn(self._worker(t, it, stage))
         finally:
             self.totals.elapsed_s += time.perf_counter() - t0
+            self.totals.scoring_max_pending = max(self.totals.scoring_max_pending, stage.max_pending)
+            self.totals.staged += stage.submitted
         return self.totals
 
-    async def _worker(self, target: TargetRuntime, items: Iterator[WorkItem]) -> None:
+    async def _worker(self, target: TargetRuntime, items: Iterator[WorkItem], stage) -> None:
         for item in items:
-            await self._one(target, item)
+            await self._one(target, item, stage)
 
     async def _complete(self, target: TargetRuntime, body: dict[str, Any], repeat: int) -> Completion:
         return await cached_complete(self.cache, target.cache_id or target.config.base_url or "", target.client,
@@ -173,7 +188,7 @@ class Runner:
         c = await self._complete(t, body, 0)
         return None if c.error else c.output
 
-    async def _one(self, target: TargetRuntime, item: WorkItem) -> None:
+    async def _one(self, target: TargetRuntime, item: WorkItem, stage) -> None:
         suite, lcase, repeat = item.suite, item.lcase, item.repeat
         case = lcase.case
         messages = build_messages(suite, lcase)
@@ -206,7 +221,6 @@ class Runner:
             latency_ms=comp.latency_ms, output_tokens=comp.output_tokens, metadata=case.metadata,
             suite=suite.name, services=self.services, request=request,
         )
-        scored = await score_all(lcase.scorers, sample, comp.error)
         rid = response_id(self.run_id, suite.name, case.id, target.name, repeat)
         row = {
             "run_id": self.run_id, "response_id": rid, "suite": suite.name, "category": suite.category,
@@ -218,15 +232,22 @@ class Runner:
             "input_tokens": comp.input_tokens, "output_tokens": comp.output_tokens, "error": comp.error,
             "cached": comp.cached, "tags": list(dict.fromkeys(suite.suite.tags + case.tags)),
         }
-        score_rows = [
-            {
-                "run_id": self.run_id, "response_id": rid, "suite": suite.name, "case_id": case.id,
-                "target": target.name, "scorer": b.name, "score": s.value, "passed": s.passed,
-                "reason": s.reason, "metric_only": b.metric_only,
-                **{k: s.metadata.get(k) for k in JUDGE_COLUMNS},
-            }
-            for b, s in scored
-        ]
-        self.writer.add(row, score_rows)
-        if self.progress:
-            self.progress.advance(error=comp.error is not None)
+        error = comp.error is not None
+
+        def done(scored: list) -> None:
+            # The row and all its scores reach the writer together, once (resume relies on it).
+            score_rows = [
+                {
+                    "run_id": self.run_id, "response_id": rid, "suite": suite.name, "case_id": case.id,
+                    "target": target.name, "scorer": b.name, "score": s.value, "passed": s.passed,
+                    "reason": s.reason, "metric_only": b.metric_only,
+                    **{k: s.metadata.get(k) for k in JUDGE_COLUMNS},
+                }
+                for b, s in scored
+            ]
+            self.writer.add(row, score_rows)
+            if self.progress:
+                self.progress.advance(error=error)
+
+        # Deterministic scorers now; the rest (judges) in the scoring stage, while this worker goes on.
+        await stage.submit(sample, score_inline(plan(lcase.scorers), sample, comp.error), done)

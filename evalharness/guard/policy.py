@@ -25,15 +25,15 @@ import functools
 import re
 import string
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import Field, ValidationError
 
 from evalharness.scorers.base import Sample
 from evalharness.scorers.bind import BoundScorer, bind
-from evalharness.scorers.safety import _PII_RX, iban_ok, luhn_ok
+from evalharness.scorers.safety import PII_PATTERNS, iban_ok, luhn_ok
 from evalharness.suite.errors import Problem, SuiteError
 from evalharness.suite.model import ScorerSpec, Strict
 from evalharness.suite.yamlsrc import load_yaml, read_text
@@ -150,6 +150,12 @@ class Rail:
     type: str = ""
     detector: bool = True  # trips on something found in a text (checked in every slot), else judges an answer
     local: bool = False  # one match decides, and it needs no more context than a window (see stream.py)
+    # A cheap test that is true whenever the scorer would trip (never false when it would): when it is
+    # false, `trips` answers without the scorer. Built at load time (`_quick`); None: always the scorer.
+    quick: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
+    # Verdicts of a costly deterministic scorer (the injection classifier) by text: a system prompt or
+    # a tool definition that comes with every request is scored once. None: no memo.
+    memo: dict[str, tuple[bool, str]] | None = field(default=None, compare=False, repr=False)
 
     def applies_to_field(self, where: str) -> bool:
         """Output rails: a detector checks every text; a rail that judges an answer (json_schema, a
@@ -157,6 +163,17 @@ class Rail:
         return self.detector or where == "content"
 
     def trips(self, text: str) -> tuple[bool, str]:
+        if self.quick is not None and not self.quick(text):
+            return False, ""  # the scorer would pass: `quick` is a necessary condition of a trip
+        memo = self.memo
+        if memo is not None and len(text) <= _MEMO_TEXT_CHARS:
+            hit = memo.get(text)
+            if hit is None:
+                if len(memo) >= _MEMO_ENTRIES:
+                    memo.clear()
+                s = self.scorer.score_sync(Sample(case_id="guard", output=text))
+                hit = memo[text] = ((not s.passed), s.reason)
+            return hit
         s = self.scorer.score_sync(Sample(case_id="guard", output=text))
         return (not s.passed), s.reason
 
@@ -166,8 +183,8 @@ class Rail:
     def spans(self, text: str) -> list[tuple[int, int, str]]:
         """PII matches as (start, end, kind), the same ones `find_pii` reports, without overlaps."""
         found = []
-        for kind in self.pii_kinds or tuple(_PII_RX):
-            for m in _PII_RX[kind].finditer(text):
+        for kind in pii_kinds_possible(self.pii_kinds or tuple(PII_PATTERNS), text):
+            for m in PII_PATTERNS[kind].finditer(text):
                 val = m.group(0)
                 if kind == "credit_card" and not (13 <= len(d := re.sub(r"\D", "", val)) <= 19 and luhn_ok(d)):
                     continue
@@ -184,6 +201,59 @@ class Rail:
         for start, end, kind in reversed(self.spans(text)):
             text = text[:start] + f"[REDACTED:{kind}]" + text[end:]
         return text
+
+
+_MEMO_TYPES = frozenset({"injection", "injection_classifier"})  # deterministic, and costly enough to remember
+_MEMO_ENTRIES = 1024  # texts remembered per rail, then the memo starts again (at most ~32 MB)
+_MEMO_TEXT_CHARS = 8192  # longer texts are scored each time
+_NON_DIGIT = re.compile(r"\D+")  # \D: the complement of Unicode \d, as the pii patterns use
+# What each pii pattern cannot match without (see scorers/safety.py PII_PATTERNS): its fewest digits (an SSN
+# has 9, a card 13, a phone 8: 2+3+3, an IPv4 address 4, an IBAN 2), and a literal `@` (email), `-`
+# (SSN) or `.` (IPv4).
+_PII_MIN_DIGITS: dict[str, int] = {"email": 0, "phone": 8, "credit_card": 13, "ssn": 9, "iban": 2, "ipv4": 4}
+_PII_NEEDS: dict[str, str] = {"email": "@", "ssn": "-", "ipv4": "."}
+
+
+def pii_kinds_possible(kinds, text: str) -> list[str]:
+    """The kinds among `kinds` whose pattern could match `text`; a kind left out cannot (a character
+    count and substring tests, far cheaper than the regexes)."""
+    digits = -1
+    out = []
+    for k in kinds:
+        need = _PII_NEEDS.get(k)
+        if need is not None and need not in text:
+            continue
+        least = _PII_MIN_DIGITS.get(k, 0)
+        if least:
+            if digits < 0:
+                digits = len(_NON_DIGIT.sub("", text))
+            if digits < least:
+                continue
+        out.append(k)
+    return out
+
+
+def _quick(spec: RailSpec, args: dict) -> Callable[[str], bool] | None:
+    """A necessary condition for the rail to trip, cheaper than the scorer (see `Rail.quick`). Only for
+    the plain forms whose verdict is exactly that condition: no threshold; a negated regex searched
+    anywhere; a pii rail."""
+    if spec.threshold is not None:
+        return None
+    if spec.type == "regex" and spec.negate and not args.get("fullmatch"):
+        flags = (re.IGNORECASE if args.get("ignore_case") else 0) | (re.MULTILINE if args.get("multiline") else 0)
+        search = re.compile(str(args.get("pattern", "")), flags).search
+        return lambda text: search(text) is not None
+    if spec.type == "pii" and not spec.negate:
+        from evalharness.scorers.safety import find_pii
+
+        kinds = list(args.get("kinds") or PII_PATTERNS)
+
+        def quick(text: str) -> bool:
+            possible = pii_kinds_possible(kinds, text)
+            return bool(possible) and bool(find_pii(text, possible))
+
+        return quick
+    return None
 
 
 def _regex_width(pattern: str, flags: int = 0) -> int | None:
@@ -228,8 +298,8 @@ def _hold_for(spec: RailSpec, args: dict) -> tuple[Hold | None, str | None]:
     if spec.action == "flag":
         return Hold("none"), None
     if spec.type == "pii":
-        kinds = args.get("kinds") or list(_PII_RX)
-        widths = [_regex_width(_PII_RX[k].pattern) for k in kinds]
+        kinds = args.get("kinds") or list(PII_PATTERNS)
+        widths = [_regex_width(PII_PATTERNS[k].pattern) for k in kinds]
         return Hold("pii", width=max((w for w in widths if w), default=0), word_run=None in widths), None
     if spec.type == "canary":
         secret = str(args["value"])
@@ -294,7 +364,8 @@ def _rails(specs: list[RailSpec], stage: str, file: str, src, problems: list[Pro
         local = spec.type in ("canary", "contains", "contains_any", "pii") or (
             spec.type == "regex" and not _anchored(str(args.get("pattern", ""))))
         out.append(Rail(name, spec.action, scorer, kinds, hold, frozenset(spec.roles) if spec.roles else None, spec.type,
-                        detector=spec.negate or spec.type in _DETECTORS, local=local))
+                        detector=spec.negate or spec.type in _DETECTORS, local=local, quick=_quick(spec, args),
+                        memo={} if spec.type in _MEMO_TYPES else None))
     return out
 
 

@@ -10,19 +10,30 @@
 - GET /v1/models: the upstream's list.
 - Every request ends with one decision row (log.py): time, request id, a hash of the request, stage,
   rail, action, outcome, and the prompt only with `log_prompts: true`.
+
+The HTTP server is aiohttp's (its C parser; the guard already uses aiohttp for the upstream), one
+event loop per process. The hot path parses the request once (orjson), checks the parsed document,
+and forwards its re-serialisation, never the raw bytes: the upstream must see exactly what was
+checked (a body with duplicate keys would otherwise read differently to the upstream). Answers are
+likewise parsed once, checked, and re-serialised. `--workers N` runs N such processes on one port
+(SO_REUSEPORT; workers.py).
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import hashlib
+import hmac
+import itertools
 import os
+import signal
+import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import orjson
+from aiohttp import web
 
 from evalharness import redact as secrets
 from evalharness.guard.checks import Block, Rails
@@ -32,22 +43,36 @@ from evalharness.guard.slots import validate_request, validate_response
 from evalharness.guard.stream import Cut, StreamGuard
 from evalharness.guard.upstream import ERROR_DETAIL_BYTES, Upstream, UpstreamFailure
 
-SERVER_KEEPALIVE_S = 65  # idle downstream connections (see serve())
+SERVER_KEEPALIVE_S = 65  # idle downstream connections: longer than clients keep theirs (httpx 5 s, aiohttp 15 s)
+SHUTDOWN_S = 10  # SIGTERM: how long in-flight requests may take to finish
+LOG_KEY = web.AppKey("log", DecisionLog)
+_JSON = "application/json"
+_SSE = "text/event-stream"
 
 
-def _json(obj: Any, status: int = 200, headers: dict | None = None):
-    from starlette.responses import Response
+class _Ids:
+    """Request ids: a random per-process prefix and a counter (32 hex digits, like uuid4().hex), unique
+    across workers and restarts without a urandom call per request."""
 
-    return Response(orjson.dumps(obj), status_code=status, media_type="application/json", headers=headers)
+    def __init__(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.n = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.n):016x}"
 
 
-def _error(status: int, message: str, kind: str, headers: dict | None = None):
+def _json(obj: Any, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type=_JSON, headers=headers)
+
+
+def _error(status: int, message: str, kind: str, headers: dict | None = None) -> web.Response:
     return _json({"error": {"message": message, "type": kind, "code": status}}, status, headers)
 
 
-def _blocked_completion(model: str, message: str, block: Block) -> dict:
+def _blocked_completion(rid: str, model: str, message: str, block: Block) -> dict:
     return {
-        "id": f"guard-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()), "model": model,
+        "id": f"guard-{rid[-12:]}", "object": "chat.completion", "created": int(time.time()), "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": message}, "finish_reason": "content_filter"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "guardrail": {"rail": block.rail, "stage": block.stage, "action": "block", "detail": block.detail[:200]},
@@ -65,25 +90,25 @@ def _sse_error(status: int) -> bytes:
     return _sse({"error": {"message": "upstream error", "type": "upstream_error", "code": status}})
 
 
-async def _read_limited(chunks, limit: int) -> bytes | None:
+async def _read_limited(content, limit: int) -> bytes | None:
     """The whole body, or None as soon as it passes `limit` bytes (the rest is never read)."""
-    buf = bytearray()
-    async for piece in chunks:
+    first = await content.readany()
+    if content.at_eof():  # the usual case: the whole body came in one read, no copy
+        return first if len(first) <= limit else None
+    buf = bytearray(first)
+    while len(buf) <= limit:
+        piece = await content.readany()
+        if not piece:
+            return bytes(buf)
         buf += piece
-        if len(buf) > limit:
-            return None
-    return bytes(buf)
+    return None
 
 
-def create_app(upstream: str, loaded: LoadedPolicy):
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response, StreamingResponse
-    from starlette.routing import Route
-
+def create_app(upstream: str, loaded: LoadedPolicy, log_tag: str = "") -> web.Application:
     policy = loaded.policy
     rails = Rails(loaded)
-    log = DecisionLog(Path(policy.log_dir))
+    log = DecisionLog(Path(policy.log_dir), tag=log_tag)
+    ids = _Ids()
     token = os.environ.get(policy.auth_token_env) if policy.auth_token_env else None
     if policy.auth_token_env and not token:
         raise RuntimeError(f"auth_token_env {policy.auth_token_env} is not set")
@@ -92,23 +117,30 @@ def create_app(upstream: str, loaded: LoadedPolicy):
     secrets.register(token)
     secrets.register_url(upstream)
     up = Upstream(upstream, policy.timeout_s, policy.max_response_bytes)
+    for rail in (*loaded.input_rails, *loaded.output_rails):  # load models (the classifier) now, not on a request
+        rail.trips("warm-up")
+    expected_auth = f"Bearer {token}" if token is not None else None
+    fixed_headers = {"Content-Type": _JSON}
+    if upstream_key:
+        fixed_headers["Authorization"] = f"Bearer {upstream_key}"
+    too_large = f"request larger than {policy.max_request_bytes} bytes"
 
-    def upstream_headers(request: Request) -> dict[str, str]:
-        h = {"Content-Type": "application/json"}
-        if policy.forward_client_key and request.headers.get("authorization"):
-            h["Authorization"] = request.headers["authorization"]
-        elif upstream_key:
-            h["Authorization"] = f"Bearer {upstream_key}"
-        return h
+    def upstream_headers(request: web.Request) -> dict[str, str]:
+        if policy.forward_client_key and (client_auth := request.headers.get("Authorization")):
+            return {"Content-Type": _JSON, "Authorization": client_auth}
+        return fixed_headers
 
-    def authorized(request: Request) -> bool:
-        return token is None or request.headers.get("authorization") == f"Bearer {token}"
+    def authorized(request: web.Request) -> bool:
+        if expected_auth is None:
+            return True
+        given = request.headers.get("Authorization")  # compared in constant time
+        return given is not None and hmac.compare_digest(given.encode(), expected_auth.encode())
 
-    def failure_response(e: UpstreamFailure, retry_after: str | None = None) -> Response:
+    def failure_response(e: UpstreamFailure, retry_after: str | None = None) -> web.Response:
         headers = {"Retry-After": retry_after} if retry_after else None
         return _error(e.status, "upstream error", "upstream_error", headers)
 
-    async def models(request: Request) -> Response:
+    async def models(request: web.Request) -> web.Response:
         if not authorized(request):
             return _error(401, "missing or wrong bearer token", "authentication_error")
         try:
@@ -116,44 +148,46 @@ def create_app(upstream: str, loaded: LoadedPolicy):
             try:
                 if r.status != 200:
                     failure = await up.error_detail(r)
-                    log.add(request_id=uuid.uuid4().hex, stage="upstream", outcome="upstream_status",
-                            detail=f"GET models {failure.detail}")
+                    log.add(ids.next(), None, "upstream", None, None, "upstream_status", f"GET models {failure.detail}")
                     return failure_response(failure)
                 raw = await up.read(r)
             finally:
                 r.release()
         except UpstreamFailure:
             return _error(502, "upstream unavailable", "upstream_error")
-        return Response(raw, status_code=200, media_type="application/json")
+        return web.Response(body=raw, status=200, content_type=_JSON)
 
-    async def chat(request: Request) -> Response:
-        rid = uuid.uuid4().hex
-        ctx: dict[str, Any] = {"hash": None, "prompt": None}
+    async def not_found(request: web.Request) -> web.Response:
+        return _error(404, f"no route {request.method} {request.path}", "invalid_request_error")
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        rid = ids.next()
+        ctx: list[Any] = [None, None]  # the request's hash, the prompt as logged
 
         def record(stage: str, rail: str | None, action: str | None, outcome: str, detail: str | None = None,
                    final: bool = False) -> None:
-            log.add(request_id=rid, request_hash=ctx["hash"], stage=stage, rail=rail, action=action,
-                    outcome=outcome, detail=detail, prompt=ctx["prompt"] if final or outcome in ("block", "allow") else None)
+            log.add(rid, ctx[0], stage, rail, action, outcome, detail,
+                    ctx[1] if final or outcome in ("block", "allow") else None)
 
         try:
-            return await handle(request, record, ctx)
+            return await handle(request, rid, record, ctx)
         except Exception as e:  # noqa: BLE001 - a bug: a 500 in OpenAI shape and a log row, never a traceback
             record("request", None, None, "internal_error", f"{type(e).__name__}: {e}")
             return _error(500, "internal guard error", "server_error")
 
-    async def handle(request: Request, record, ctx: dict) -> Response:
-        declared = request.headers.get("content-length") or ""
-        if declared.isdigit() and int(declared) > policy.max_request_bytes:
+    async def handle(request: web.Request, rid: str, record, ctx: list) -> web.StreamResponse:
+        declared = request.content_length
+        if declared is not None and declared > policy.max_request_bytes:
             record("request", None, None, "too_large", f"content-length {declared}")
-            return _error(413, f"request larger than {policy.max_request_bytes} bytes", "invalid_request_error")
+            return _error(413, too_large, "invalid_request_error")
         if not authorized(request):
             record("request", None, None, "unauthorized")
             return _error(401, "missing or wrong bearer token", "authentication_error")
-        raw = await _read_limited(request.stream(), policy.max_request_bytes)
+        raw = await _read_limited(request.content, policy.max_request_bytes)
         if raw is None:
             record("request", None, None, "too_large", f"body over {policy.max_request_bytes} bytes")
-            return _error(413, f"request larger than {policy.max_request_bytes} bytes", "invalid_request_error")
-        ctx["hash"] = hashlib.sha256(raw).hexdigest()
+            return _error(413, too_large, "invalid_request_error")
+        ctx[0] = hashlib.sha256(raw).hexdigest()
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -165,11 +199,11 @@ def create_app(upstream: str, loaded: LoadedPolicy):
             return _error(400, problem, "invalid_request_error")
         model = body.get("model") or ""
         stream = bool(body.get("stream"))
-        ctx["prompt"] = rails.logged_prompt(body)
+        ctx[1] = rails.logged_prompt(body)
         block, must_refuse = rails.check_input(body, record)
         if block is not None:
-            doc = _blocked_completion(model, policy.block_message, block)
-            return _stream_blocked(doc) if stream else _json(doc)
+            doc = _blocked_completion(rid, model, policy.block_message, block)
+            return await _stream_blocked(request, doc) if stream else _json(doc)
         try:
             r = await up.open("POST", "chat/completions", upstream_headers(request), orjson.dumps(body))
         except UpstreamFailure as e:
@@ -179,9 +213,10 @@ def create_app(upstream: str, loaded: LoadedPolicy):
             failure = await up.error_detail(r)
             r.release()
             record("upstream", None, None, "upstream_status", failure.detail, final=True)
-            return failure_response(failure, r.headers.get("retry-after"))
-        if stream and r.content_type == "text/event-stream":
-            return StreamingResponse(events(r, must_refuse, record), media_type="text/event-stream")
+            return failure_response(failure, r.headers.get("Retry-After"))
+        if stream and r.content_type == _SSE:
+            began: list[bool] = []
+            return await _send_stream(request, r, events(r, must_refuse, record, began), record, began)
         try:
             doc = orjson.loads(await up.read(r))
             problem = validate_response(doc)
@@ -196,27 +231,55 @@ def create_app(upstream: str, loaded: LoadedPolicy):
             return _error(502, "upstream returned a malformed response", "upstream_error")
         block = rails.check_output(doc, must_refuse, record)
         if block is not None:
-            out = _blocked_completion(model, policy.block_message, block)
-            return _stream_blocked(out) if stream else _json(out)
+            out = _blocked_completion(rid, model, policy.block_message, block)
+            return await _stream_blocked(request, out) if stream else _json(out)
         record("request", None, None, "allow")
-        return _stream_doc(doc) if stream else _json(doc)
+        return await _stream_doc(request, doc) if stream else _json(doc)
 
-    def _stream_blocked(doc: dict) -> Response:
+    async def _send_all(request: web.Request, pieces: list[bytes]) -> web.StreamResponse:
+        resp = web.StreamResponse(status=200, headers={"Content-Type": _SSE, "Cache-Control": "no-cache"})
+        await resp.prepare(request)
+        try:
+            await resp.write(b"".join(pieces))
+            await resp.write_eof()
+        except ConnectionError:
+            pass  # the client left; the decision was logged already
+        return resp
+
+    async def _stream_blocked(request: web.Request, doc: dict) -> web.StreamResponse:
         chunk = {"id": doc["id"], "object": "chat.completion.chunk", "model": doc["model"],
                  "choices": [{"index": 0, "delta": {"role": "assistant", "content": doc["choices"][0]["message"]["content"]},
                               "finish_reason": "content_filter"}], "guardrail": doc["guardrail"]}
-        return StreamingResponse(iter([_sse(chunk), _DONE]), media_type="text/event-stream")
+        return await _send_all(request, [_sse(chunk), _DONE])
 
-    def _stream_doc(doc: dict) -> Response:
+    async def _stream_doc(request: web.Request, doc: dict) -> web.StreamResponse:
         """A whole (checked) answer to a stream request, as one chunk (an upstream that ignored `stream`)."""
         chunk = {k: v for k, v in doc.items() if k not in ("choices", "object")}
         chunk["object"] = "chat.completion.chunk"
         chunk["choices"] = [{"index": c.get("index", i), "delta": c["message"], "finish_reason": c.get("finish_reason")}
                             for i, c in enumerate(doc["choices"])]
-        return StreamingResponse(iter([_sse(chunk), _DONE]), media_type="text/event-stream")
+        return await _send_all(request, [_sse(chunk), _DONE])
 
-    async def events(r, must_refuse: Rail | None, record):
-        sg = StreamGuard(loaded.output_rails, policy, must_refuse)
+    async def _send_stream(request: web.Request, r, gen, record, began: list) -> web.StreamResponse:
+        """Writes what `gen` yields; a client that leaves closes the generator (which logs `client_closed`
+        and releases the upstream answer), also when it leaves before the generator began."""
+        resp = web.StreamResponse(status=200, headers={"Content-Type": _SSE, "Cache-Control": "no-cache"})
+        try:
+            await resp.prepare(request)
+            async for piece in gen:
+                await resp.write(piece)
+            await resp.write_eof()
+        except ConnectionError:
+            pass
+        finally:
+            await gen.aclose()  # runs the generator's own clean-up (log row, release) when it began
+            if not began:
+                record("request", None, None, "client_closed", "the client left before the stream began", final=True)
+                r.release()
+        return resp
+
+    async def events(r, must_refuse: Rail | None, record, began: list):
+        began.append(True)  # from here on the `finally` below logs and releases
         meta: dict[str, Any] = {}
         ended = False
 
@@ -226,6 +289,7 @@ def create_app(upstream: str, loaded: LoadedPolicy):
 
         try:
             try:
+                sg = StreamGuard(loaded.output_rails, policy, must_refuse)
                 done = False
                 async for lines in up.lines(r):
                     ready: list[bytes] = []  # what one read brought is answered with one write
@@ -282,40 +346,103 @@ def create_app(upstream: str, loaded: LoadedPolicy):
                 record("request", None, None, "client_closed", "the client left before the end of the stream", final=True)
             r.release()
 
-    async def shutdown() -> None:
-        log.close()
+    async def on_cleanup(_app: web.Application) -> None:
         await up.close()
+        log.close()
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        yield
-        await shutdown()
-
-    app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
-                            Route("/v1/models", models, methods=["GET"])], lifespan=lifespan)
-    app.state.log = log
+    app = web.Application(client_max_size=policy.max_request_bytes)
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_get("/v1/models", models, allow_head=False)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    app.on_cleanup.append(on_cleanup)
+    app[LOG_KEY] = log
     return app
 
 
-def serve(upstream: str, policy_path: str, host: str = "127.0.0.1", port: int = 8080, log_dir: str | None = None) -> None:
-    import uvicorn
-
+def load(policy_path: str, log_dir: str | None = None) -> LoadedPolicy:
     from evalharness.guard.policy import load_policy
 
     loaded = load_policy(policy_path)
     if log_dir:
         loaded = LoadedPolicy(loaded.policy.model_copy(update={"log_dir": log_dir}), loaded.input_rails, loaded.output_rails)
-    app = create_app(upstream, loaded)
-    log: DecisionLog = app.state.log
+    return loaded
 
-    class GuardServer(uvicorn.Server):
-        def handle_exit(self, sig, frame) -> None:  # SIGTERM/SIGINT: write the pending rows now
-            log.flush_soon()
-            super().handle_exit(sig, frame)
 
-    print(f"guard on http://{host}:{port}/v1 -> {secrets.strip_userinfo(upstream)}", flush=True)
-    # Clients pool connections (httpx and Node keep them 5 s, aiohttp 15 s). The guard keeps an idle
-    # connection longer than they do, so a client never sends a request on a socket the guard is closing.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            timeout_keep_alive=SERVER_KEEPALIVE_S, timeout_graceful_shutdown=10)
-    GuardServer(config).run()
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:
+        return asyncio.new_event_loop()
+
+
+def _tune_gc() -> None:
+    """What the CLI does after start-up (evalharness/startup.py), for every guard process (the workers
+    do not go through the CLI): what start-up built is moved out of the collector's sight, and the
+    youngest generation is collected every 10,000 allocations instead of 700."""
+    import gc
+
+    from evalharness.startup import GEN0_THRESHOLD
+
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(max(GEN0_THRESHOLD, gen0), gen1, gen2)
+    gc.enable()
+
+
+def run_worker(upstream: str, loaded: LoadedPolicy, host: str, port: int, *, reuse_port: bool = False,
+               log_tag: str = "", banner: bool = True) -> None:
+    """One guard process: serves until SIGTERM/SIGINT, then finishes in-flight requests (up to
+    SHUTDOWN_S) and writes the decision log."""
+    app = create_app(upstream, loaded, log_tag)
+    log = app[LOG_KEY]
+    _tune_gc()
+    loop = _new_loop()
+    asyncio.set_event_loop(loop)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        def on_signal() -> None:
+            log.flush_soon()  # write the pending rows now, before the graceful shutdown
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, keepalive_timeout=SERVER_KEEPALIVE_S,
+                               lingering_time=2.0, auto_decompress=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port, backlog=2048, reuse_port=reuse_port or None,
+                               shutdown_timeout=SHUTDOWN_S)
+            try:
+                await site.start()
+            except OSError as e:
+                raise RuntimeError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+            if banner:
+                print(f"guard on http://{host}:{port}/v1 -> {secrets.strip_userinfo(upstream)}", flush=True)
+            await stop.wait()
+        finally:
+            await runner.cleanup()  # stops accepting, waits for in-flight requests, then on_cleanup
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        log.close()  # idempotent; also when start-up failed
+        loop.close()
+
+
+def serve(upstream: str, policy_path: str, host: str = "127.0.0.1", port: int = 8080, log_dir: str | None = None,
+          workers: int = 1) -> None:
+    loaded = load(policy_path, log_dir)
+    if workers <= 1:
+        return run_worker(upstream, loaded, host, port)
+    from evalharness.guard.workers import supervise
+
+    return supervise(upstream, policy_path, host, port, log_dir, workers, loaded)
+
+
+if __name__ == "__main__":  # pragma: no cover - `evalharness guard` is the entry point
+    sys.exit("use `evalharness guard`")

@@ -10,6 +10,7 @@ import asyncio
 from typing import AsyncIterator
 
 import aiohttp
+from yarl import URL
 
 UPSTREAM_KEEPALIVE_S = 4.0  # below the upstream's (uvicorn's 5 s), so the guard drops first
 ERROR_DETAIL_BYTES = 4096  # of an upstream error body, kept (scrubbed) in the decision log
@@ -24,6 +25,7 @@ class UpstreamFailure(Exception):
 class Upstream:
     def __init__(self, base_url: str, timeout_s: float, max_response_bytes: int):
         self.base = base_url.rstrip("/") + "/"
+        self._urls: dict[str, URL] = {}  # path -> parsed URL, built once
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(10.0, timeout_s))
         self.limit = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
@@ -31,8 +33,10 @@ class Upstream:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=256, limit_per_host=256, keepalive_timeout=UPSTREAM_KEEPALIVE_S)
-            # trust_env=False: never route the upstream through a proxy from the environment
-            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=connector, trust_env=False)
+            # trust_env=False: never route the upstream through a proxy from the environment. No cookie jar:
+            # a cookie the upstream sets for one client must not go out with another client's request.
+            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=connector, trust_env=False,
+                                                  cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def close(self) -> None:
@@ -42,7 +46,10 @@ class Upstream:
     async def open(self, method: str, path: str, headers: dict[str, str], data: bytes | None = None) -> aiohttp.ClientResponse:
         """The response, headers read, body not yet. The caller releases it (`release`)."""
         try:
-            return await self._http().request(method, self.base + path, data=data, headers=headers)
+            url = self._urls.get(path)
+            if url is None:
+                url = self._urls[path] = URL(self.base + path)
+            return await self._http().request(method, url, data=data, headers=headers)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as e:
             raise UpstreamFailure(502, f"unreachable: {type(e).__name__}: {e}") from None
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
 
 from evalharness.judges.config import JudgeConfig
 
-if TYPE_CHECKING:  # httpx is only needed once a run starts, not to load or validate a suite
-    from evalharness.engine.client import Completion
-
-Complete = Callable[[dict[str, Any], int], Awaitable["Completion"]]  # (body, repeat) -> completion, cached
+Complete = Callable[[dict[str, Any], int], Awaitable[Any]]  # (body, repeat) -> a completion (output, usage...), cached
 
 
 @dataclass
@@ -43,6 +40,7 @@ class JudgeStats:
     output_tokens: int = 0
     pairwise: int = 0
     pairwise_inconsistent: int = 0
+    manipulation: int = 0  # answers failed before reaching this judge: they addressed the grader (judge_manipulation)
     scores: dict[str, list[float]] = field(default_factory=dict)  # scorer -> this judge's values (for lean)
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,7 +50,7 @@ class JudgeStats:
 
 
 def parse_verdict(text: str, model: type[BaseModel], finish_reason: str | None) -> tuple[BaseModel | None, str | None]:
-    from evalharness.scorers.structured import parse_json_output
+    from evalharness.jsontext import parse_json_output
 
     doc, err = parse_json_output(text, extract=True)
     if doc is None:

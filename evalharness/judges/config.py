@@ -6,11 +6,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from pydantic import BaseModel, ConfigDict
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+from evalharness.strict import Strict
 
 DEFAULT_JUDGE = "default"
 

@@ -44,6 +44,7 @@ def print_outcome(outcome) -> None:
         c.print(Text(
             f"judge {name} ({j.get('model')}): {st.get('calls', 0)} calls ({st.get('cached', 0)} cached), "
             f"{st.get('errors', 0)} judge errors, {st.get('input_tokens', 0)} tokens in / {st.get('output_tokens', 0)} out"
+            + (f", {st['manipulation']} answers failed as judge_manipulation" if st.get("manipulation") else "")
             + (f", position bias {bias:.0%} of {st.get('pairwise')} pairs" if bias is not None else "")))
     for m in outcome.messages:
         c.print(Text(m, style="bold red"))

@@ -77,3 +77,16 @@ REQUIRED_SCORES = ("response_id", "scorer", "score", "passed", "metric_only")
 RESPONSES_FILE = "responses.parquet"
 SCORES_FILE = "scores.parquet"
 MANIFEST_FILE = "run.json"
+
+MANIPULATION_FLAG = "judge_manipulation"
+"""The reason prefix (and `verdict.flag`) of a judge score failed before judging: the answer addressed its grader."""
+
+
+def manipulation_count(scores: Any) -> int:
+    """Score rows (a pyarrow table of scores.parquet) failed with the `judge_manipulation` flag."""
+    import pyarrow.compute as pc
+
+    if scores.num_rows == 0 or "reason" not in scores.column_names:
+        return 0
+    hits = pc.starts_with(scores["reason"].fill_null(""), MANIPULATION_FLAG + ": ")
+    return int(pc.sum(pc.cast(hits, "int64")).as_py() or 0)

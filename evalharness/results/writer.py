@@ -21,7 +21,7 @@ from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
 # the first request, and the import (~0.2 s of CPU) runs meanwhile in the engine's warm-up thread.
 
 
-def _write_atomic(table, path: Path) -> None:
+def write_atomic(table, path: Path) -> None:
     import pyarrow.parquet as pq
 
     tmp = path.with_suffix(".tmp")
@@ -69,10 +69,10 @@ class RunWriter:
 
         n = self._n + 1
         scores_part = self.parts / f"scores-{n:06d}.parquet"
-        _write_atomic(pa.Table.from_pylist(self._scores, schema=SCORES), scores_part)
+        write_atomic(pa.Table.from_pylist(self._scores, schema=SCORES), scores_part)
         if self._responses:
             try:
-                _write_atomic(pa.Table.from_pylist(self._responses, schema=RESPONSES),
+                write_atomic(pa.Table.from_pylist(self._responses, schema=RESPONSES),
                               self.parts / f"responses-{n:06d}.parquet")
             except BaseException:
                 # Its scores would be orphans (dropped on resume anyway): give their room back too, and
@@ -98,8 +98,8 @@ class RunWriter:
                                         pa.Table.from_pylist(self._scores, schema=SCORES))
             self._responses.clear()
             self._scores.clear()
-        _write_atomic(scores, final_s)  # scores first: a response counts as stored once it is in its file
-        _write_atomic(responses, final_r)
+        write_atomic(scores, final_s)  # scores first: a response counts as stored once it is in its file
+        write_atomic(responses, final_r)
         for p in self.parts.glob("*.parquet"):
             p.unlink()
         for p in self.parts.glob("*.tmp"):

@@ -127,9 +127,9 @@ async def _ask(judge, usage: _Usage, prompt: Any, schema: type | None):
 
 
 def _user_input(s: Sample) -> str:
-    from evalharness.scorers.judged import _input_text
+    from evalharness.scorers.judging import input_text
 
-    return str(_input_text(s))
+    return str(input_text(s))
 
 
 def _result(s: Sample, a: AdapterArgs, judge, usage: _Usage, value: Any, reason: str, library: str) -> Score:
@@ -189,9 +189,9 @@ def _ragas_factory(cls):
         wanted = [p for p in params if p != "self"]
 
         async def score(s: Sample) -> Score:
-            from evalharness.scorers.judged import _services
+            from evalharness.scorers.judging import judge_services_of
 
-            judge = _services(s).judge(a.judge)
+            judge = judge_services_of(s).judge(a.judge)
             usage = _Usage()
             kwargs = {}
             for p in wanted:
@@ -252,9 +252,9 @@ def _deepeval_factory(cls):
         async def score(s: Sample) -> Score:
             from deepeval.test_case import LLMTestCase
 
-            from evalharness.scorers.judged import _services
+            from evalharness.scorers.judging import judge_services_of
 
-            judge = _services(s).judge(a.judge)
+            judge = judge_services_of(s).judge(a.judge)
             usage = _Usage()
             try:
                 case = LLMTestCase(

@@ -95,8 +95,20 @@ class UnknownScorer(KeyError):
         return self.args[0]
 
 
+class ScorerPluginError(UnknownScorer):
+    """A scorer plugin (entry point in `evalharness.scorers`) that cannot be used. A subclass of
+    UnknownScorer, so every caller reports it like an unknown type: a configuration error at the
+    suite's `file:line`; the message names the entry point and its distribution."""
+
+    def __init__(self, name: str, message: str):
+        self.name = name
+        self.suggestion = None
+        KeyError.__init__(self, f"scorer type '{name}': {message}")
+
+
 _REGISTRY: dict[str, ScorerInfo] = {}
 _LOADED = False
+_ORIGIN: dict[str, Any] = {}  # scorer name -> the plugins.Plugin that registered it
 
 
 def scorer(
@@ -113,6 +125,10 @@ def scorer(
     def deco(factory: Callable[[Any], ScoreFn]) -> Callable[[Any], ScoreFn]:
         if not name.isidentifier():
             raise ValueError(f"scorer name {name!r} must be an identifier")
+        module = factory.__module__
+        if name in BUILTIN_INDEX and not module.startswith("evalharness.scorers."):
+            raise ValueError(f"scorer {name!r} ({module}) has the name of a built-in scorer, and built-ins win "
+                             "over plugins: rename it")
         if name in _REGISTRY:
             raise ValueError(f"scorer {name!r} registered twice")
         if not description.strip():
@@ -121,7 +137,6 @@ def scorer(
             raise TypeError(f"scorer {name!r}: args must subclass ScorerArgs")
         if args.model_config.get("extra") != "forbid":
             raise TypeError(f"scorer {name!r}: args model must forbid extra keys")
-        module = factory.__module__
         if module.startswith("evalharness.scorers.") and BUILTIN_INDEX.get(name) != module.rsplit(".", 1)[1]:
             raise ValueError(f"built-in scorer {name!r} ({module}) is missing from BUILTIN_INDEX")
         _REGISTRY[name] = ScorerInfo(name, description, args, factory, needs_judge, needs_expected, threshold_scale)
@@ -159,7 +174,56 @@ def _ensure_loaded() -> None:
         _LOADED = True
 
 
+def _plugin_scorer(name: str) -> ScorerInfo | None:
+    """The scorer an installed plugin declares under `name` (its module imported now, once); None when
+    no plugin declares it. Built-in names never reach here: built-ins win over plugins."""
+    from evalharness import plugins
+
+    before = set(_REGISTRY)
+    try:
+        got = plugins.load(plugins.SCORERS, name)
+    except plugins.PluginError as e:
+        raise ScorerPluginError(name, str(e)) from None
+    if got is None:
+        return None
+    plugin, _obj = got
+    for new in set(_REGISTRY) - before:  # everything the plugin's import registered
+        _ORIGIN[new] = plugin
+        _REGISTRY[new] = _guarded(_REGISTRY[new], plugin)
+    info = _REGISTRY.get(name)
+    if info is None:
+        others = sorted(n for n, p in _ORIGIN.items() if p == plugin)
+        raise ScorerPluginError(name, f"{plugin.where()} registered no scorer named '{name}' with @scorer"
+                                + (f" (it registered: {', '.join(others)})" if others else ""))
+    return info
+
+
+def _guarded(info: ScorerInfo, plugin: Any) -> ScorerInfo:
+    """A plugin scorer whose factory failing (a bug in the plugin, not in the suite) is a configuration
+    error that names the plugin, not a traceback."""
+    import dataclasses
+    import functools
+
+    factory = info.factory
+
+    @functools.wraps(factory)
+    def build(args: Any) -> ScoreFn:
+        try:
+            return factory(args)
+        except Exception as e:  # noqa: BLE001 - foreign code
+            from evalharness.plugins import describe_error
+            from evalharness.scorers.bind import ScorerConfigError
+
+            raise ScorerConfigError("type", f"scorer '{info.name}' from {plugin.where()} failed to build: "
+                                    f"{describe_error(e)}") from None
+
+    return dataclasses.replace(info, factory=build)
+
+
 def get_scorer(name: str) -> ScorerInfo:
+    """A scorer by type name: registered already, a built-in (its module imported now), or an installed
+    plugin's (entry point `evalharness.scorers`, imported now). Raises UnknownScorer (ScorerPluginError
+    for a plugin that cannot be used)."""
     info = _REGISTRY.get(name)
     if info is not None:
         return info
@@ -169,14 +233,50 @@ def get_scorer(name: str) -> ScorerInfo:
 
         importlib.import_module(f"evalharness.scorers.{module}")
         return _REGISTRY[name]
+    info = _plugin_scorer(name)
+    if info is not None:
+        return info
     _ensure_loaded()
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=1, cutoff=0.5)
+        from evalharness import plugins
+
+        candidates = dict.fromkeys([*_REGISTRY, *plugins.names(plugins.SCORERS, BUILTIN_INDEX)])
+        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)
         raise UnknownScorer(name, close[0] if close else None) from None
 
 
 def all_scorers() -> dict[str, ScorerInfo]:
+    """Every scorer: the built-ins and every installed plugin's (a plugin that cannot be imported is left
+    out; `plugin_warnings()` says why)."""
     _ensure_loaded()
+    from evalharness import plugins
+
+    for name in plugins.names(plugins.SCORERS, BUILTIN_INDEX):
+        try:
+            _plugin_scorer(name)
+        except ScorerPluginError:
+            pass
     return dict(sorted(_REGISTRY.items()))
+
+
+def scorer_origin(name: str) -> str | None:
+    """The distribution ("name version") whose plugin registered scorer `name`; None for a built-in."""
+    plugin = _ORIGIN.get(name)
+    return plugin.dist if plugin is not None else None
+
+
+def plugin_warnings(load: bool = True) -> list[str]:
+    """Why installed scorer plugins are not used: named like a built-in (the built-in wins), and, with
+    `load`, every one that cannot be imported (which imports them all)."""
+    from evalharness import plugins
+
+    out = plugins.shadowed(plugins.SCORERS, BUILTIN_INDEX, "scorer")
+    if load:
+        for name in plugins.names(plugins.SCORERS, BUILTIN_INDEX):
+            try:
+                _plugin_scorer(name)
+            except ScorerPluginError as e:
+                out.append(str(e))
+    return out

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from evalharness.scorers.base import Sample, Score, ScoreFn, get_scorer
-from evalharness.suite.model import ScorerSpec
 
 
 @dataclass(frozen=True)
@@ -24,8 +23,9 @@ class BoundScorer:
     config: dict[str, Any]  # the spec as written: recorded so a run can be re-scored
 
     def finalize(self, raw: Score) -> Score:
-        if raw.metadata.get("judge_error"):
-            return Score(0.0, False, raw.reason, raw.metadata)  # a judge error never passes, negated or not
+        if raw.metadata.get("judge_error") or raw.metadata.get("judge_manipulation"):
+            # a judge error, or an answer that tried to talk its grader into a score, never passes, negated or not
+            return Score(0.0, False, raw.reason, raw.metadata)
         value = float(raw.value)
         if math.isnan(value):
             return Score(0.0, False, f"scorer returned NaN: {raw.reason}", raw.metadata)
@@ -48,7 +48,7 @@ class BoundScorer:
         return self.finalize(self.fn(sample))
 
 
-def _failed(error: str | None, exc: Exception | None) -> Score:
+def failed_score(error: str | None, exc: Exception | None) -> Score:
     """A response error fails every scorer; so does a scorer that raises (it must not pass a case or stop the run)."""
     if exc is None:
         return Score(0.0, False, f"response error: {error}")
@@ -59,27 +59,27 @@ async def score_all(scorers: tuple[BoundScorer, ...], sample: Sample, error: str
     out = []
     for s in scorers:
         if error is not None:
-            out.append((s, _failed(error, None)))
+            out.append((s, failed_score(error, None)))
             continue
         try:
             out.append((s, await s.score(sample)))
         except Exception as e:  # noqa: BLE001
-            out.append((s, _failed(error, e)))
+            out.append((s, failed_score(error, e)))
     return out
 
 
-def _score_sync(s: BoundScorer, sample: Sample) -> Score:
+def score_one_sync(s: BoundScorer, sample: Sample) -> Score:
     try:
         return s.score_sync(sample)
     except Exception as e:  # noqa: BLE001
-        return _failed(None, e)
+        return failed_score(None, e)
 
 
 def score_all_sync(scorers: tuple[BoundScorer, ...], sample: Sample, error: str | None) -> list[tuple[BoundScorer, Score]]:
     """`score_all` for scorers that are all synchronous (deterministic ones): no event loop needed."""
     if error is not None:
-        return [(s, _failed(error, None)) for s in scorers]
-    return [(s, _score_sync(s, sample)) for s in scorers]
+        return [(s, failed_score(error, None)) for s in scorers]
+    return [(s, score_one_sync(s, sample)) for s in scorers]
 
 
 class ScorerConfigError(ValueError):
@@ -91,6 +91,21 @@ class ScorerConfigError(ValueError):
 
 
 _CACHE: dict[str, BoundScorer] = {}
+
+
+class ScorerSpec(Protocol):
+    """A scorer entry as the suite format gives it (suite/model.py defines the model; scorers sit below
+    the suite format and only need this much of it)."""
+
+    type: str
+    name: str | None
+    threshold: float | None
+    negate: bool
+    metric_only: bool
+
+    def model_dump(self, **kwargs) -> dict[str, Any]: ...
+
+    def scorer_args(self) -> dict[str, Any]: ...
 
 
 def bind(spec: ScorerSpec) -> BoundScorer:

@@ -5,6 +5,11 @@ output. Every judge scorer takes `judge` (a name from `judges:`), `judge_repeats
 mean and spread recorded), and `panel` + `aggregate` (several judges; mean or majority; each
 judge's lean against the panel recorded). A verdict that cannot be parsed is a judge error on
 that score: recorded, counted, never a pass.
+
+An answer that addresses its grader (asks for, asserts or fakes a score or verdict, fakes the end of
+the answer or a system message, in any language or encoding: judges/manipulation.py) is failed
+before any judge is asked: score 0, reason `judge_manipulation: ...`, the flag in `verdict`, and
+`manipulation` counted in each of the scorer's judges' stats (run.json).
 """
 
 from __future__ import annotations
@@ -12,120 +17,17 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import statistics
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Awaitable, Callable, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from evalharness.judges.client import Judge, JudgeServices, verdict_json
+from evalharness.judges.client import Judge, verdict_json
+from evalharness.judges.manipulation import FLAG
 from evalharness.judges.templates import render
-from evalharness.scorers.base import Sample, Score, ScorerArgs, scorer
-
-
-class JudgeArgs(ScorerArgs):
-    judge: str = Field("default", description="which judge (a name under `judges:`)")
-    judge_repeats: int = Field(1, ge=1, le=20, description="ask the judge N times; the score is the mean")
-    panel: list[str] | None = Field(None, min_length=1, description="several judges instead of one")
-    aggregate: Literal["mean", "majority"] = Field("mean", description="how a panel's verdicts combine")
-    template: str | None = Field(None, description="a built-in template's name (judges/<name>.j2), or your own jinja2 "
-                                 "file, relative to the suite file and inside the suite root",
-                                 json_schema_extra={"suite_path": True})
-    pass_at: float = Field(0.5, ge=0, le=1, description="score needed to pass when no `threshold` is set")
-
-
-@dataclass
-class Outcome:
-    """One judge's answer for one repeat: a value in [0, 1] or an error."""
-
-    value: float | None
-    reason: str = ""
-    verdict: Any = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-OneJudgement = Callable[[Judge, int], Awaitable[Outcome]]
-
-
-def _services(s: Sample) -> JudgeServices:
-    if s.services is None:
-        raise LookupError("no judge is configured for this run")
-    return s.services
-
-
-async def judged(s: Sample, a: JudgeArgs, kind: str, one: OneJudgement) -> Score:
-    """Run `one` for every judge of the panel and every repeat, then aggregate."""
-    services = _services(s)
-    names = a.panel or [a.judge]
-    judges = [services.judge(n) for n in names]
-    outcomes = await asyncio.gather(*(one(j, r) for j in judges for r in range(a.judge_repeats)))
-    per_judge: dict[str, list[Outcome]] = {}
-    for j, o in zip([j for j in judges for _ in range(a.judge_repeats)], outcomes):
-        per_judge.setdefault(j.name, []).append(o)
-        j.stats.errors += o.error is not None
-    tokens_in = sum(o.input_tokens for o in outcomes)
-    tokens_out = sum(o.output_tokens for o in outcomes)
-    record: dict[str, Any] = {"kind": kind, "judges": {}}
-    means: dict[str, float] = {}
-    for name, outs in per_judge.items():
-        vals = [o.value for o in outs if o.value is not None]
-        entry = {"values": vals, "errors": [o.error for o in outs if o.error],
-                 "verdicts": [o.verdict for o in outs], **{k: v for o in outs for k, v in o.extra.items()}}
-        if vals:
-            means[name] = statistics.fmean(vals)
-            entry["mean"] = means[name]
-            entry["spread"] = statistics.pstdev(vals) if len(vals) > 1 else 0.0
-            services.judge(name).stats.scores.setdefault(kind, []).append(means[name])
-        record["judges"][name] = entry
-    meta = {"judge_model": ",".join(dict.fromkeys(j.model for j in judges)),
-            "judge_input_tokens": tokens_in, "judge_output_tokens": tokens_out}
-    if not means:
-        err = next(o.error for o in outcomes if o.error)
-        meta.update(verdict=verdict_json(record), judge_error=err)
-        return Score(0.0, False, f"judge error: {err}", meta)
-    value = statistics.fmean(means.values())
-    if a.aggregate == "majority":
-        votes = [m >= a.pass_at for m in means.values()]
-        passed = sum(votes) * 2 > len(votes)
-    else:
-        passed = value >= a.pass_at
-    if len(means) > 1:
-        record["lean"] = {n: m - value for n, m in means.items()}
-    record["score"] = value
-    meta["verdict"] = verdict_json(record)
-    first = next(o for o in outcomes if o.value is not None)
-    reason = first.reason
-    if len(outcomes) > 1:
-        spreads = [record["judges"][n]["spread"] for n in means]
-        reason += f" [{len(means)} judge(s) x {a.judge_repeats} repeat(s): mean {value:.3f}, max spread {max(spreads):.3f}]"
-    return Score(value, passed, reason, meta)
-
-
-def _outcome_error(reply) -> Outcome:
-    return Outcome(None, error=reply.error, input_tokens=reply.input_tokens, output_tokens=reply.output_tokens)
-
-
-def _no_context(scorer_name: str) -> Score:
-    return Score(0.0, False, f"judge error: {scorer_name} needs the case's `context`", {"judge_error": "no context"})
-
-
-def _input_text(s: Sample) -> str:
-    """The user's request: the last user message of the (possibly multi-turn) conversation."""
-    for m in reversed(s.messages or []):
-        if m.get("role") == "user" and m.get("content"):
-            return m["content"]
-    return ""
-
-
-# --- rubric (G-Eval) -----------------------------------------------------------------------
-
-
-# Length bounds go into the JSON Schema the judge gets, so grammar-constrained servers (llama.cpp)
-# cannot loop inside a string until max_tokens.
-Reason = Field(..., max_length=1000)
+from evalharness.scorers.base import Sample, Score, scorer
+from evalharness.scorers.judging import (  # noqa: F401 - shared by the judge scorers below
+    JudgeArgs, OneJudgement, Outcome, Reason, asked, input_text, judge_services_of, judged, manipulation_guard, no_context, outcome_error,
+)
 
 
 class RubricVerdict(BaseModel):
@@ -185,19 +87,21 @@ def rubric(a: RubricArgs):
     lo, hi = a.scale
 
     def render_prompt(s: Sample) -> str:
-        return render(a.template or "rubric.j2", criteria=a.criteria, lo=lo, hi=hi, input=_input_text(s),
+        return render(a.template or "rubric.j2", criteria=a.criteria, lo=lo, hi=hi, input=input_text(s),
                       output=s.output, expected=s.expected, context=s.context)
 
     schema = RubricVerdict.model_json_schema()
     schema["properties"]["score"].update(minimum=lo, maximum=hi)  # grammar-constrained servers keep to the scale
 
     async def score(s: Sample) -> Score:
+        if (flagged := manipulation_guard(s, a, "rubric", s.output)) is not None:
+            return flagged
         prompt = render_prompt(s)
 
         async def one(judge: Judge, repeat: int) -> Outcome:
             reply = await judge.ask(prompt, RubricVerdict, repeat=repeat, logprobs=a.use_logprobs, schema=schema)
             if reply.error:
-                return _outcome_error(reply)
+                return outcome_error(reply)
             v: RubricVerdict = reply.verdict
             if not lo <= v.score <= hi:
                 return Outcome(None, error=f"invalid verdict: score {v.score} outside the scale {lo}-{hi}",
@@ -244,13 +148,15 @@ class FaithfulnessVerdict(BaseModel):
 def faithfulness(a: JudgeArgs):
     async def score(s: Sample) -> Score:
         if not s.context:
-            return _no_context("faithfulness")
-        claims_prompt = render("claims.j2", input=_input_text(s), output=s.output)
+            return no_context("faithfulness")
+        if (flagged := manipulation_guard(s, a, "faithfulness", s.output)) is not None:
+            return flagged
+        claims_prompt = render("claims.j2", input=input_text(s), output=s.output)
 
         async def one(judge: Judge, repeat: int) -> Outcome:
             r1 = await judge.ask(claims_prompt, ClaimsVerdict, repeat=repeat)
             if r1.error:
-                return _outcome_error(r1)
+                return outcome_error(r1)
             claims = [c for c in r1.verdict.claims if c.strip()]
             if not claims:
                 return Outcome(1.0, "no factual claims to check", {"claims": []}, r1.input_tokens, r1.output_tokens)
@@ -296,12 +202,14 @@ def answer_relevancy(a: JudgeArgs):
     async def score(s: Sample) -> Score:
         if not s.output.strip():
             return Score(0.0, False, "empty answer")
-        prompt = render(a.template or "answer_relevancy.j2", input=_input_text(s), output=s.output)
+        if (flagged := manipulation_guard(s, a, "answer_relevancy", s.output)) is not None:
+            return flagged
+        prompt = render(a.template or "answer_relevancy.j2", input=input_text(s), output=s.output)
 
         async def one(judge: Judge, repeat: int) -> Outcome:
             r = await judge.ask(prompt, AnswerRelevancyVerdict, repeat=repeat)
             if r.error:
-                return _outcome_error(r)
+                return outcome_error(r)
             st = r.verdict.statements
             if not st:
                 return Outcome(None, error="invalid verdict: no statements", input_tokens=r.input_tokens,
@@ -336,14 +244,14 @@ class ContextRelevancyVerdict(BaseModel):
 def context_relevancy(a: JudgeArgs):
     async def score(s: Sample) -> Score:
         if not s.context:
-            return _no_context("context_relevancy")
-        prompt = render(a.template or "context_relevancy.j2", input=_input_text(s), context=s.context)
+            return no_context("context_relevancy")
+        prompt = render(a.template or "context_relevancy.j2", input=input_text(s), context=s.context)
         n = len(s.context)
 
         async def one(judge: Judge, repeat: int) -> Outcome:
             r = await judge.ask(prompt, ContextRelevancyVerdict, repeat=repeat)
             if r.error:
-                return _outcome_error(r)
+                return outcome_error(r)
             relevant = {v.index for v in r.verdict.verdicts if v.relevant and 1 <= v.index <= n}
             return Outcome(len(relevant) / n, f"{len(relevant)}/{n} passages relevant", r.verdict.model_dump(),
                            r.input_tokens, r.output_tokens)
@@ -381,7 +289,7 @@ def pairwise(a: PairwiseArgs):
     async def other_output(s: Sample) -> str | None:
         if a.against == "expected":
             return None if s.expected is None else str(s.expected)
-        services = _services(s)
+        services = judge_services_of(s)
         if a.against == "baseline":
             return services.baseline.get((s.suite, s.case_id))
         if services.reference is None:
@@ -393,7 +301,14 @@ def pairwise(a: PairwiseArgs):
         if other is None:
             return Score(0.0, False, f"judge error: no '{a.against}' output to compare with",
                          {"judge_error": f"no {a.against} output"})
-        q = _input_text(s)
+        if (flagged := manipulation_guard(s, a, "pairwise", s.output)) is not None:
+            return flagged
+        if a.against != "expected" and manipulation_guard(s, a, "pairwise", other, who="other", count=False) is not None:
+            # The other output addresses the grader: it is disqualified, and the candidate wins without a judge.
+            return Score(1.0, True, f"win against {a.against}: the other output addresses its grader "
+                         f"({FLAG}); not sent to the judge", {"verdict": verdict_json(
+                             {"kind": "pairwise", "flag": f"other_{FLAG}", "judges": {}, "score": 1.0})})
+        q = input_text(s)
 
         def prompt(x: str, y: str) -> str:
             return render(a.template or "pairwise.j2", input=q, answer_a=x, answer_b=y, criteria=a.criteria)
@@ -440,12 +355,14 @@ class RefusalVerdict(BaseModel):
 )
 def refusal_judge(a: JudgeArgs):
     async def score(s: Sample) -> Score:
-        prompt = render(a.template or "refusal.j2", input=_input_text(s), output=s.output)
+        if (flagged := manipulation_guard(s, a, "refusal_judge", s.output)) is not None:
+            return flagged
+        prompt = render(a.template or "refusal.j2", input=input_text(s), output=s.output)
 
         async def one(judge: Judge, repeat: int) -> Outcome:
             r = await judge.ask(prompt, RefusalVerdict, repeat=repeat)
             if r.error:
-                return _outcome_error(r)
+                return outcome_error(r)
             v: RefusalVerdict = r.verdict
             return Outcome(0.0 if v.refusal == "none" else 1.0, f"{v.refusal} refusal: {v.reason}"
                            if v.refusal != "none" else f"no refusal: {v.reason}", v.model_dump(),

@@ -7,6 +7,15 @@ parameter's acceptable values are lists/objects inside the list, and nested obje
 key by key with the same rule. An argument sent as `null` counts as omitted. With the tools' schemas
 known, a call must also validate against its tool's JSON Schema, and may not send a parameter the
 tool does not declare (unless the schema sets `additionalProperties`).
+
+Order of authority in `tool_call`: explicit expectation > schema. When a call matches an expectation,
+a schema problem inside the value of a parameter the expectation lists (the value breaks that
+parameter's type, enum, bounds, pattern, items...) does not fail the call: the expectation names
+that value as acceptable, so the conflict is reported in the reason as a warning. The schema still
+decides what the expectation does not: the signature (the function exists, required parameters are
+sent, no undeclared parameter; an expectation's `null` only says omission is fine by the case, not
+by the tool), parameters the expectation does not list, and every call no expectation matches.
+`schema_valid`, and `tool_call` without expectations, check the schema alone.
 """
 
 from __future__ import annotations
@@ -153,21 +162,32 @@ class Matcher:
         return f"{actual.name}: {why}" if why else None
 
 
-def match_calls(actual: list[Call], expected: list[dict], schemas: dict, m: Matcher, ordered: bool) -> tuple[int, list[str]]:
-    """Match expected calls to distinct actual calls. Returns (matched count, reasons for the misses)."""
+def match_calls(actual: list[Call], expected: list[dict], schemas: dict, m: Matcher, ordered: bool,
+                problems: list[list[Problem]] | None = None) -> tuple[int, list[str], dict[int, int]]:
+    """Match expected calls to distinct actual calls. A pair matches when the values match and none of the
+    call's schema `problems` survives the expectation (see `overruled`). Returns (matched count, reasons
+    for the misses, expected index -> actual index of the matched pairs)."""
+
+    def check(a: int, exp: dict) -> str | None:
+        why = m.call(actual[a], exp, schemas)
+        if why is None and problems:
+            still = overruled(problems[a], exp)[1]
+            why = still[0].message if still else None
+        return why
+
     if ordered:
-        reasons, n = [], 0
+        reasons, pairs = [], {}
         for i, exp in enumerate(expected):
             if i >= len(actual):
                 reasons.append(f"missing call {i + 1} ({exp['name']})")
                 continue
-            why = m.call(actual[i], exp, schemas)
+            why = check(i, exp)
             if why:
                 reasons.append(f"call {i + 1}: {why}")
             else:
-                n += 1
-        return n, reasons
-    why = [[m.call(a, e, schemas) for a in actual] for e in expected]
+                pairs[i] = i
+        return len(pairs), reasons, pairs
+    why = [[check(a, e) for a in range(len(actual))] for e in expected]
     owner: dict[int, int] = {}  # actual index -> expected index (maximum bipartite matching)
 
     def augment(e: int, seen: set[int]) -> bool:
@@ -187,33 +207,57 @@ def match_calls(actual: list[Call], expected: list[dict], schemas: dict, m: Matc
             closest = next((w for w in why[e] if w and w.startswith(exp["name"] + ":")), None)
             detail = closest or (why[e][0] if why[e] else "no calls made")
             reasons.append(f"expected call {e + 1} ({exp['name']}) not matched: {detail}")
-    return matched, reasons
+    return matched, reasons, {e: a for a, e in owner.items()}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way a call breaks its tool's schema. `param`: the top-level parameter whose *value* breaks the
+    parameter's own schema (type, enum, bounds, pattern, items, nested properties...); None when the
+    problem is about the call's signature (unknown function, a missing required or an undeclared
+    parameter, minProperties, a root anyOf...) or its JSON."""
+
+    message: str
+    param: str | None = None
+
+
+def call_problems(c: Call, schemas: dict[str, dict]) -> list[Problem]:
+    """Every way a call does not fit the declared tools (empty when it fits)."""
+    from evalharness.scorers.structured import offline_validator
+
+    if c.name not in schemas:
+        return [Problem(f"call to unknown function {c.name!r}")] + ([Problem(c.error)] if c.error else [])
+    if c.error:
+        return [Problem(c.error)]
+    schema = schemas[c.name]
+    args = c.args or {}
+    errs = sorted(offline_validator(schema).iter_errors(args), key=lambda e: [str(x) for x in e.path])
+    out = [Problem(f"{c.name}: {'/'.join(map(str, e.path)) or '(arguments)'}: {e.message}",
+                   str(e.path[0]) if e.path else None) for e in errs]
+    declared = schema.get("properties") or {}
+    if declared and "additionalProperties" not in schema:
+        out += [Problem(f"{c.name}: undeclared parameter {k!r}") for k in args if k not in declared]
+    return out
 
 
 def schema_problem(c: Call, schemas: dict[str, dict]) -> str | None:
     """Why a call does not fit the declared tools, or None."""
-    from evalharness.scorers.structured import offline_validator
-
-    if c.name not in schemas:
-        return f"call to unknown function {c.name!r}"
-    if c.error:
-        return c.error
-    schema = schemas[c.name]
-    v = offline_validator(schema)
-    errs = sorted(v.iter_errors(c.args), key=lambda e: list(e.path))
-    if errs:
-        where = "/".join(map(str, errs[0].path)) or "(arguments)"
-        return f"{c.name}: {where}: {errs[0].message}"
-    declared = schema.get("properties") or {}
-    if declared and "additionalProperties" not in schema:
-        undeclared = [k for k in c.args or {} if k not in declared]
-        if undeclared:
-            return f"{c.name}: undeclared parameter {undeclared[0]!r}"
-    return None
+    problems = call_problems(c, schemas)
+    return problems[0].message if problems else None
 
 
 def schema_problems(calls: list[Call], schemas: dict[str, dict]) -> list[str]:
     return [p for p in (schema_problem(c, schemas) for c in calls) if p]
+
+
+def overruled(problems: list[Problem], expected: dict) -> tuple[list[Problem], list[Problem]]:
+    """The one rule of authority: an explicit expectation beats the schema on the value of a parameter it
+    lists. Splits a call's schema problems into (those the expectation overrules -> warnings, those that
+    still fail the call). Only call this for a call whose values already match `expected`: then every
+    parameter the expectation lists and the call sends holds one of the listed values."""
+    pinned = expected.get("arguments") or {}
+    warn = [p for p in problems if p.param is not None and p.param in pinned]
+    return warn, [p for p in problems if p.param is None or p.param not in pinned]
 
 
 class ToolCallArgs(ScorerArgs):
@@ -237,32 +281,33 @@ def tool_call(a: ToolCallArgs):
         calls = parse_calls(s.tool_calls)
         schemas = tool_schemas(s.tools)
         expected = s.expected_tool_calls
-        bad_schema = []
-        if a.check_schema and schemas:
-            # A call that breaks its tool's schema cannot match: mark it with the reason.
-            problems = [schema_problem(c, schemas) for c in calls]
-            bad_schema = [p for p in problems if p]
-            calls = [Call(c.name, c.args, c.error or p) if p else c for c, p in zip(calls, problems)]
-        meta = {"calls": len(calls), "schema_valid": not bad_schema}
-        if expected is None:
+        check = a.check_schema and bool(schemas)
+        problems = [call_problems(c, schemas) if check else [] for c in calls]
+        meta: dict[str, Any] = {"calls": len(calls), "schema_valid": not any(problems)}
+        if expected is None:  # no expectations: the schema alone decides
+            bad = [ps[0].message for ps in problems if ps]
             if not calls:
                 return Score(0.0, False, "no tool call made (and the case has no expected_tool_calls)", meta)
-            ok = not bad_schema
-            return Score(float(ok), ok, "; ".join(bad_schema) or f"{len(calls)} schema-valid call(s)", meta)
+            return Score(float(not bad), not bad, "; ".join(bad) or f"{len(calls)} schema-valid call(s)", meta)
         if not expected:
             if calls:
                 return Score(0.0, False, f"expected no tool call, got {', '.join(c.name for c in calls)}", meta)
             return Score(1.0, True, "no tool call, as expected", meta)
-        n, reasons = match_calls(calls, expected, schemas, m, a.ordered)
+        n, reasons, pairs = match_calls(calls, expected, schemas, m, a.ordered, problems)
         if len(calls) > len(expected):
             reasons.append(f"{len(calls) - len(expected)} unexpected extra call(s)")
-        reasons += [p for p in bad_schema if p not in reasons and not any(p in r for r in reasons)]
+        for i, ps in enumerate(problems):  # calls no expectation matched: the schema alone judges them
+            if i not in pairs.values() and ps and not any(ps[0].message in r for r in reasons):
+                reasons.append(ps[0].message)
+        warnings = [p.message for e, i in sorted(pairs.items()) for p in overruled(problems[i], expected[e])[0]]
+        note = f"; warning: the expectation overrides the tool schema: {'; '.join(warnings)}" if warnings else ""
+        if warnings:
+            meta["schema_warnings"] = warnings
+        if n == len(expected) and len(calls) == len(expected):
+            return Score(1.0, True, f"all {n} call(s) match{note}", meta)
         value = n / len(expected)
-        ok = n == len(expected) and len(calls) == len(expected) and not bad_schema
-        if ok:
-            return Score(1.0, True, f"all {n} call(s) match", meta)
         return Score(value if len(calls) <= len(expected) else value * len(expected) / len(calls), False,
-                     "; ".join(reasons), meta)
+                     "; ".join(reasons) + note, meta)
 
     return score
 

@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from evalharness.judges.config import JudgeConfig
+from evalharness.strict import Strict  # noqa: F401 - re-exported: suites' models build on it
+
 Category = Literal["accuracy", "hallucination", "safety", "tool_calling", "regression"]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 
@@ -14,10 +17,6 @@ CASE_KEYS = (
     "id", "input", "messages", "expected", "context", "output", "tool_calls", "tags", "params", "metadata",
     "tools", "tool_choice", "expected_tool_calls", "tool_results", "max_turns", "label",
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
 class Message(Strict):
@@ -152,6 +151,5 @@ class Suite(Strict):
         return self
 
 
-from evalharness.judges.config import JudgeConfig  # noqa: E402  (JudgeConfig builds on Strict above)
 
 Suite.model_rebuild()

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
-from evalharness.engine.response import DEFAULT_MAX_RESPONSE_BYTES
 from evalharness.judges.config import JudgeConfig, check_base_url
-from evalharness.suite.errors import Problem, SuiteError
-from evalharness.suite.model import Strict
-from evalharness.suite.yamlsrc import load_yaml, read_text
+from evalharness.errors import ConfigError, Problem
+from evalharness.strict import Strict
 
 RECORDED = "recorded"  # built-in target: score the cases' recorded outputs, call no model
 LOCAL = "local"  # built-in target: the embedded llama.cpp server with Gemma 3 270M
 GUARDED = "guarded"  # built-in target: the guard proxy (--guard-policy) in front of --base-url or the local model
 
+BUILT_IN = (RECORDED, LOCAL, GUARDED)
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a response body over this is recorded as an error
+
 
 class TargetConfig(Strict):
     name: str = Field(..., min_length=1)
+    kind: str = Field("http", description="http (an OpenAI-compatible endpoint) or a target kind from a plugin "
+                                          "(entry-point group `evalharness.targets`)")
     base_url: str | None = None
     model: str | None = None
     api_key_env: str | None = Field(None, description="name of the environment variable holding the API key")
@@ -34,20 +36,12 @@ class TargetConfig(Strict):
 
     _url = field_validator("base_url")(classmethod(lambda cls, v: check_base_url(v)))
 
-    @property
-    def kind(self) -> str:
-        if self.name == RECORDED:
-            return RECORDED
-        if self.base_url is None:
-            return LOCAL
-        return "http"
-
     def api_key(self) -> str | None:
         if not self.api_key_env:
             return None
         key = os.environ.get(self.api_key_env)
         if key is None:
-            raise SuiteError([Problem("target " + self.name, None, "api_key_env",
+            raise ConfigError([Problem("target " + self.name, None, "api_key_env",
                                       f"environment variable {self.api_key_env} is not set")])
         return key
 
@@ -71,37 +65,6 @@ def redact_url(url: str | None) -> str | None:
 
 
 class TargetsFile(Strict):
+    """A targets YAML file (read by lifecycle/configure.py)."""
     targets: list[TargetConfig] = Field(default_factory=list)
     judges: dict[str, JudgeConfig] | None = None
-
-
-def load_targets(path: str | Path) -> dict[str, TargetConfig]:
-    return load_targets_file(path)[0]
-
-
-def load_targets_file(path: str | Path) -> tuple[dict[str, TargetConfig], dict[str, JudgeConfig]]:
-    path = Path(path)
-    if not path.is_file():
-        raise SuiteError([Problem(str(path), None, "", "targets file not found")])
-    src, problems = load_yaml(read_text(path), str(path))
-    if src is None or problems:
-        raise SuiteError(problems)
-    try:
-        tf = TargetsFile.model_validate(src.data)
-    except ValidationError as e:
-        raise SuiteError(src.problems(e)) from None
-    out: dict[str, TargetConfig] = {}
-    for i, t in enumerate(tf.targets):
-        if t.name in out:
-            problems.append(Problem(str(path), src.line(("targets", i, "name")), f"targets[{i}].name",
-                                    f"duplicate target name '{t.name}'"))
-        if t.name in (RECORDED, LOCAL, GUARDED):
-            problems.append(Problem(str(path), src.line(("targets", i, "name")), f"targets[{i}].name",
-                                    f"'{t.name}' is a built-in target name"))
-        if t.base_url is None or t.model is None:
-            problems.append(Problem(str(path), src.line(("targets", i)), f"targets[{i}]",
-                                    "a target needs `base_url` and `model`"))
-        out[t.name] = t
-    if problems:
-        raise SuiteError(problems)
-    return out, dict(tf.judges or {})

@@ -114,8 +114,11 @@ class ManagedServer:
     def __enter__(self) -> "ManagedServer":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        from evalharness import procs
+
+        # Its own process group and a parent-death signal: stopped with everything it started, and gone
+        # even when this process is SIGKILLed (evalharness/procs.py).
+        self.proc = procs.spawn(self.command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             self._wait_healthy()
         except BaseException:
@@ -155,13 +158,10 @@ class ManagedServer:
             return ""
 
     def __exit__(self, *exc) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        if self.proc is not None:
+            from evalharness import procs
+
+            procs.stop(self.proc, timeout_s=15)  # SIGTERM to its group, SIGKILL after 15 s
         if self._log:
             self._log.close()
             self._log = None

@@ -43,9 +43,13 @@ def running_ui(reports, log_path):
     """`evalharness ui` on a free loopback port, healthy; stopped (and waited for) on exit."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    from evalharness import procs
+
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "ui", "--reports", str(reports),
-                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        # Its own group and a parent-death signal: `ui` passes SIGTERM on to Streamlit, and neither
+        # outlives pytest (evalharness/procs.py).
+        proc = procs.spawn([sys.executable, "-m", "evalharness.cli", "ui", "--reports", str(reports),
+                            "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/"
         try:
             deadline = time.monotonic() + 60
@@ -60,8 +64,7 @@ def running_ui(reports, log_path):
                 time.sleep(0.3)
             yield url, port
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            procs.stop(proc, timeout_s=20)
 
 
 @pytest.fixture

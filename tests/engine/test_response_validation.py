@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from evalharness.engine.cache import ResponseCache, cache_key, cached_complete
 from evalharness.engine.client import ChatClient, Completion, _completion, _Fatal
 from evalharness.engine.response import CHUNK, MAX_DEPTH, Malformed, parse_json, validate
-from evalharness.targets.config import load_targets
+from evalharness.lifecycle.configure import load_targets
 from tests.conftest import write
 from tests.fixtures.fuzz_server import FuzzServer
 

@@ -48,11 +48,12 @@ def _die_with_parent() -> None:
 
 
 class Guard:
-    def __init__(self, upstream: str, policy_path, log_dir, env: dict | None = None):
+    def __init__(self, upstream: str, policy_path, log_dir, env: dict | None = None, args: tuple[str, ...] = ()):
         self.port = free_port()
         env = {**os.environ, "GUARD_TEST_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), **(env or {})}
         self.proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "guard", "--upstream", upstream,
-                                      "--policy", str(policy_path), "--port", str(self.port), "--log-dir", str(log_dir)],
+                                      "--policy", str(policy_path), "--port", str(self.port), "--log-dir", str(log_dir),
+                                      *args],
                                      env=env, stdout=open(Path(log_dir).parent / "guard.out", "wb"), stderr=subprocess.STDOUT,
                                      preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         self.out = Path(log_dir).parent / "guard.out"

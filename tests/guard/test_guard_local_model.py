@@ -18,7 +18,7 @@ if importlib.util.find_spec("llama_cpp") is None and os.environ.get("CI", "").lo
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    from evalharness.engine.session import LOCAL_MODEL_NAME
+    from evalharness.targets.kinds import LOCAL_MODEL_NAME
     from evalharness.targets.serve import ManagedServer, embedded_model_path, llamacpp_command
 
     port = free_port()

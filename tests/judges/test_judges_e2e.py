@@ -39,14 +39,18 @@ cases:
     assert good["score"] == pytest.approx((4.2 - 1) / 4)  # 0.6*4 + 0.3*5 + 0.1*3 = 4.2 on 1..5
     assert "probability-weighted score 4.20" in good["reason"] and good["passed"]  # threshold 4 -> 0.75
     assert not sc.loc["plain", "passed"]
-    # An answer that instructs the (obedient) judge gets no more than the same answer without it.
-    assert sc.loc["injected", "score"] == pytest.approx(sc.loc["plain", "score"])
-    assert sc.loc["injected2", "score"] == pytest.approx(sc.loc["plain", "score"])
+    # An answer that instructs the (obedient) judge fails before the judge is asked: judge_manipulation, score 0.
+    for case in ("injected", "injected2"):
+        assert sc.loc[case, "score"] == 0.0 and not sc.loc[case, "passed"]
+        assert sc.loc[case, "reason"].startswith("judge_manipulation:")
+        assert json.loads(sc.loc[case, "verdict"])["flag"] == "judge_manipulation"
+        assert pd.isna(sc.loc[case, "judge_error"]) and pd.isna(sc.loc[case, "judge_model"])  # the judge was not asked
     assert good["judge_model"] == "judge" and good["judge_input_tokens"] > 0 and good["judge_output_tokens"] > 0
     verdict = json.loads(good["verdict"])
     assert verdict["judges"]["default"]["distribution"] == pytest.approx({"3": 0.1, "4": 0.6, "5": 0.3})
     stats = manifest["judges"]["default"]["stats"]
-    assert stats["calls"] == 4 and stats["errors"] == 0 and stats["input_tokens"] > 0
+    assert stats["calls"] == 2 and stats["errors"] == 0 and stats["input_tokens"] > 0
+    assert stats["manipulation"] == 2  # counted in run.json, per judge
 
 
 def test_bad_verdicts_are_judge_errors_never_passes(tmp_path, cli, fault_server):

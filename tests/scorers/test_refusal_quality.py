@@ -1,11 +1,13 @@
 """Precision and recall of the `refusal` scorer on labelled responses (tests/scorers/refusal_labelled.py).
 
-Three sets, kept apart on purpose:
-- CASES (159): the development set the detector was built against. High floors guard against regressions.
-- HELD_OUT (40): written after the first detector was frozen. Its misses were looked at once while
-  designing the general sentence-level rule (no phrase was copied from it), so it is semi-held-out.
-- HELD_OUT_2 (24): written afterwards and never used for tuning: the honest generalisation figure.
-Measured at commit time: CASES P=1.00 R=0.99; HELD_OUT P=1.00 R=0.95; HELD_OUT_2 P=1.00 R=0.67.
+These responses were written for this project (not real model output; for agreement with people on
+real model output see tests/scorers/test_refusal.py and benchmarks/refusal_eval.py). Three sets:
+- CASES (159): the development set the first detector was built against.
+- HELD_OUT (40) and HELD_OUT_2 (24): held out from the first detector. The issue-18 rewrite
+  (evalharness/scorers/refusal.py) looked at its misses on all three sets, so none of them is
+  held out any more; they guard against regressions only.
+Measured after the issue-18 rewrite: CASES P=1.00 R=0.99; HELD_OUT P=1.00 R=1.00; HELD_OUT_2 P=1.00 R=1.00
+(before it: CASES P=1.00 R=0.99; HELD_OUT P=1.00 R=0.95; HELD_OUT_2 P=1.00 R=0.67).
 Floors sit below those figures with a margin for one or two cases of drift, and the detector must
 beat the prefix matching most tools use (a list of refusal openers) on F1 in every set.
 """
@@ -46,8 +48,8 @@ def test_labelled_set_is_large_and_balanced():
 
 @pytest.mark.parametrize("name,data,min_p,min_r", [
     ("development", CASES, 0.97, 0.95),
-    ("held_out", HELD_OUT, 0.95, 0.85),
-    ("held_out_2", HELD_OUT_2, 0.90, 0.60),
+    ("held_out", HELD_OUT, 0.95, 0.90),
+    ("held_out_2", HELD_OUT_2, 0.90, 0.85),
 ])
 def test_precision_recall_floors(name, data, min_p, min_r):
     p, r, _ = metrics(data, ours)

@@ -86,7 +86,10 @@ PAIRS = [
     ("no call expected, one made", [], [call("get_weather", city="Paris")], False),
     ("call expected, none made", [exp("get_weather", city=["Paris"])], [], False),
     ("hallucinated function", [exp("get_weather", city=["Paris"])], [call("get_weather", city="Paris"), call("launch_missiles")], False),
-    ("enum violation caught by schema", [exp("get_weather", city=["Paris"], unit=["k"])], [call("get_weather", city="Paris", unit="k")], False),
+    ("enum violation the expectation lists", [exp("get_weather", city=["Paris"], unit=["k"])], [call("get_weather", city="Paris", unit="k")], True),
+    ("enum violation not expected", [exp("get_weather", city=["Paris"], unit=["c", None])], [call("get_weather", city="Paris", unit="k")], False),
+    ("type violation the expectation lists", [exp("get_weather", city=["Paris"], days=["dontcare"])], [call("get_weather", city="Paris", days="dontcare")], True),
+    ("required omitted, expectation says optional", [exp("get_weather", city=["Paris", None])], [call("get_weather")], False),
     ("arguments as dict", [exp("get_weather", city=["Paris"])], [{"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}], True),
     ("empty arguments string", [exp("search")], [call("search", raw="")], True),
     ("null counts as omitted", [exp("get_weather", city=["Paris"], unit=["c", None])], [call("get_weather", city="Paris", unit=None)], True),
@@ -137,7 +140,16 @@ def test_without_expectations_schema_is_checked():
 
 def test_schema_check_can_be_disabled():
     e = [exp("get_weather", city=["Paris"], unit=["k"])]
-    assert score(e, [call("get_weather", city="Paris", unit="k")], check_schema=False).passed
+    assert score(e, [call("get_weather", city="Paris", unit="k")], check_schema=False).reason == "all 1 call(s) match"
+
+
+def test_expectation_overrides_schema_with_a_warning():
+    s = score([exp("get_weather", city=["Paris"], unit=["k"])], [call("get_weather", city="Paris", unit="k")])
+    assert s.passed and s.reason == ("all 1 call(s) match; warning: the expectation overrides the tool schema: "
+                                     "get_weather: unit: 'k' is not one of ['c', 'f']")
+    assert s.metadata == {"calls": 1, "schema_valid": False,
+                          "schema_warnings": ["get_weather: unit: 'k' is not one of ['c', 'f']"]}
+    assert not run({"type": "schema_valid"}, [call("get_weather", city="Paris", unit="k")]).passed
 
 
 def run(spec, calls, tools=TOOLS):

@@ -2,22 +2,24 @@ import sys
 
 import pytest
 
-from evalharness.engine.session import LOCAL_MODEL_NAME, RunOptions, resolve_targets
-from evalharness.suite.errors import SuiteError
-from evalharness.targets.config import TargetConfig, load_targets, redact_url
+from evalharness.errors import ConfigError
+from evalharness.lifecycle.configure import load_targets, resolve_targets
+from evalharness.lifecycle.options import RunOptions
+from evalharness.targets.config import TargetConfig, redact_url
+from evalharness.targets.kinds import LOCAL_MODEL_NAME, LocalTarget
 from evalharness.targets.serve import ServeError, ServeSpec, llamacpp_command, vllm_command
 from tests.conftest import write
 
 
 def test_default_target_is_embedded_local_model():
     (t,) = resolve_targets(RunOptions(paths=["s"]))
-    assert t.name == "local" and t.kind == "local" and t.model == LOCAL_MODEL_NAME
+    assert t.name == "local" and isinstance(t.kind, LocalTarget) and t.config.model == LOCAL_MODEL_NAME
 
 
 def test_targets_file_errors_have_lines(tmp_path):
     p = write(tmp_path / "t.yaml", "targets:\n  - name: a\n    base_url: ftp://x\n    model: m\n"
               "  - name: a\n    base_url: http://127.0.0.1:1/v1\n    model: m\n    concurency: 3\n")
-    with pytest.raises(SuiteError) as e:
+    with pytest.raises(ConfigError) as e:
         load_targets(p)
     msgs = [str(x) for x in e.value.problems]
     assert any(m.startswith(f"{p}:3: targets[0].base_url: base_url must be an http(s) URL") for m in msgs)
@@ -28,7 +30,7 @@ def test_targets_file_duplicate_and_reserved_names(tmp_path):
     p = write(tmp_path / "t.yaml", "targets:\n  - {name: x, base_url: 'http://127.0.0.1:1/v1', model: m}\n"
               "  - {name: x, base_url: 'http://127.0.0.1:1/v1', model: m}\n"
               "  - {name: recorded, base_url: 'http://127.0.0.1:1/v1', model: m}\n")
-    with pytest.raises(SuiteError) as e:
+    with pytest.raises(ConfigError) as e:
         load_targets(p)
     msgs = " | ".join(map(str, e.value.problems))
     assert "duplicate target name 'x'" in msgs and "'recorded' is a built-in target name" in msgs

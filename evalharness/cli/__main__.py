@@ -1,0 +1,5 @@
+"""`python -m evalharness.cli`."""
+
+from evalharness.cli import main
+
+main()
