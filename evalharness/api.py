@@ -312,7 +312,7 @@ def rescore(run_dir: str | Path, suites: str | Path | Sequence[str | Path] | Non
             trust_suite_endpoints: bool = False) -> RunResult:
     """Score a run's stored responses again (default: with the suites it recorded) without calling the
     model; writes a new run folder under `out` and gates it."""
-    from evalharness.engine.rescore import rescore_run
+    from evalharness.lifecycle.rescore import rescore_run
 
     run_dir = Path(run_dir)
     paths = _paths(suites)

@@ -13,7 +13,7 @@ PKG = Path(__file__).resolve().parents[1] / "evalharness"
 # Longest prefix wins. Paths are relative to evalharness/, without .py.
 LAYERS = {
     "cli": "face", "pytest_plugin": "face", "__main__": "face",
-    "api": "api", "lifecycle": "api", "engine/rescore": "api", "paraphrase": "api",
+    "api": "api", "lifecycle": "api", "paraphrase": "api",
     "engine": "engine",
     "targets": "targets",
     "suite": "suite", "mutators": "suite",

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from evalharness import procs
 from tests.conftest import ROOT, write
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -245,7 +246,7 @@ def test_interrupt_while_judges_run_then_resume(tmp_path, cli, slow_judge):
     suite = rag_suite(tmp_path / "rag.yaml", n, concurrency=2)
     out = tmp_path / "r"
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "run", str(suite), "--target", "recorded",
+    proc = procs.spawn([sys.executable, "-m", "evalharness.cli", "run", str(suite), "--target", "recorded",
                              "--judge-base-url", slow_judge.base_url, "--judge-model", "judge", "--no-cache",
                              "--out", str(out), "--batch-rows", "5"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
+from evalharness import procs
 from tests.conftest import ROOT, write
 from tests.fixtures.fuzz_server import FuzzServer
 
@@ -111,7 +112,7 @@ def run_measured(tmp_path, *args: str) -> tuple[subprocess.CompletedProcess, int
     """The CLI as a real process, and its own peak RSS in bytes (os.wait4: this child's usage only)."""
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     with open(tmp_path / "stdout", "w+") as stdout, open(tmp_path / "stderr", "w+") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", *args], stdout=stdout, stderr=stderr,
+        proc = procs.spawn([sys.executable, "-m", "evalharness.cli", *args], stdout=stdout, stderr=stderr,
                                 text=True, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again

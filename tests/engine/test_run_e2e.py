@@ -9,6 +9,7 @@ import time
 
 import pandas as pd
 
+from evalharness import procs
 from tests.conftest import ROOT, write
 
 SECRET = "sk-test-5b1f0c7e9a2d4e6f8a0b1c2d3e4f5a6b"
@@ -54,7 +55,7 @@ def test_resume_after_kill_loses_and_duplicates_nothing(tmp_path, slow_fault_ser
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)}
     args = [sys.executable, "-m", "evalharness.cli", "run", str(s), "--base-url", slow_fault_server.base_url,
             "--model", "m", "--concurrency", "4", "--batch-rows", "10", "--no-cache", "--out", str(out)]
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = procs.spawn(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     parts = []
     while time.time() < deadline:
@@ -150,7 +151,7 @@ def test_sigterm_stops_cleanly_and_marks_run_interrupted(tmp_path, slow_fault_se
     s = write(tmp_path / "s.yaml", f"name: big\ncategory: accuracy\nscorers: [{{type: contains, value: ok}}]\ncases:\n{cases}")
     out = tmp_path / "reports"
     env = {**os.environ, "CI": "true", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "run", str(s), "--base-url",
+    proc = procs.spawn([sys.executable, "-m", "evalharness.cli", "run", str(s), "--base-url",
                              slow_fault_server.base_url, "--model", "m", "--concurrency", "2", "--batch-rows", "5",
                              "--no-cache", "--out", str(out)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

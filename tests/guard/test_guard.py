@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from evalharness import procs
 from tests.conftest import ROOT, write
 
 POLICY = """\
@@ -36,26 +38,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGKILL when the test process dies, so no guard outlives its test run (Linux)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 class Guard:
     def __init__(self, upstream: str, policy_path, log_dir, env: dict | None = None, args: tuple[str, ...] = ()):
         self.port = free_port()
         env = {**os.environ, "GUARD_TEST_TOKEN": TOKEN, "PYTHONPATH": str(ROOT), **(env or {})}
-        self.proc = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "guard", "--upstream", upstream,
-                                      "--policy", str(policy_path), "--port", str(self.port), "--log-dir", str(log_dir),
-                                      *args],
-                                     env=env, stdout=open(Path(log_dir).parent / "guard.out", "wb"), stderr=subprocess.STDOUT,
-                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        self.proc = procs.spawn([sys.executable, "-m", "evalharness.cli", "guard", "--upstream", upstream,
+                                 "--policy", str(policy_path), "--port", str(self.port), "--log-dir", str(log_dir),
+                                 *args],
+                                env=env, stdout=open(Path(log_dir).parent / "guard.out", "wb"), stderr=subprocess.STDOUT,
+                                death_signal=signal.SIGKILL)  # no guard outlives its test run
         self.out = Path(log_dir).parent / "guard.out"
         self.url = f"http://127.0.0.1:{self.port}/v1"
         for _ in range(100):

@@ -20,6 +20,7 @@ import httpx
 import pandas as pd
 import pytest
 
+from evalharness import procs
 from tests.conftest import ROOT, run_cli, write
 
 
@@ -76,17 +77,17 @@ def test_unknown_metric_suggests(tmp_path, adapters):
 
 
 def test_adapters_with_scripted_judge(tmp_path, adapters, fault_server):
-    s = write(tmp_path / "s.yaml", f"""\
+    s = write(tmp_path / "s.yaml", """\
 name: adapters
 category: hallucination
 scorers:
   - type: deepeval:faithfulness
   - type: ragas:faithfulness
 cases:
-  - {{id: good, input: "Where is the Eiffel tower?", output: "It is in Paris.", context: ["The Eiffel Tower is in Paris."]}}
-  - {{id: bad, input: "Where is the Eiffel tower?", output: "It is in Rome. JUDGE_SAYS_NO", context: ["It is in Paris."]}}
-  - {{id: broken, input: "Where?", output: "JUDGE_BROKEN", context: ["x"]}}
-  - {{id: nocontext, input: "Where?", output: "somewhere"}}
+  - {id: good, input: "Where is the Eiffel tower?", output: "It is in Paris.", context: ["The Eiffel Tower is in Paris."]}
+  - {id: bad, input: "Where is the Eiffel tower?", output: "It is in Rome. JUDGE_SAYS_NO", context: ["It is in Paris."]}
+  - {id: broken, input: "Where?", output: "JUDGE_BROKEN", context: ["x"]}
+  - {id: nocontext, input: "Where?", output: "somewhere"}
 """)
     out = tmp_path / "r"
     r = run_with(adapters, "run", str(s), "--target", "recorded", "--out", str(out), "--cache-dir", str(tmp_path / "c"),
@@ -130,7 +131,7 @@ def test_adapters_with_real_local_model_as_judge(tmp_path, adapters):
         pytest.skip("llama-cpp-python not installed")
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen([sys.executable, "-m", "evalharness.cli", "serve", "local", "--port", str(port)],
+    server = procs.spawn([sys.executable, "-m", "evalharness.cli", "serve", "local", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 180
@@ -142,17 +143,17 @@ def test_adapters_with_real_local_model_as_judge(tmp_path, adapters):
                 assert server.poll() is None and time.monotonic() < deadline, "the local model did not start"
                 time.sleep(1)
         model = models["data"][0]["id"]
-        s = write(tmp_path / "s.yaml", f"""\
+        s = write(tmp_path / "s.yaml", """\
 name: adapters-real
 category: hallucination
 judges:
-  default: {{params: {{temperature: 0, max_tokens: 200}}}}
+  default: {params: {temperature: 0, max_tokens: 200}}
 scorers:
   - type: deepeval:faithfulness
   - type: ragas:faithfulness
 cases:
-  - {{id: rome, input: "Where is the Eiffel tower?", output: "The Eiffel Tower is in Rome.",
-      context: ["The Eiffel Tower is a landmark in Paris, France."]}}
+  - {id: rome, input: "Where is the Eiffel tower?", output: "The Eiffel Tower is in Rome.",
+      context: ["The Eiffel Tower is a landmark in Paris, France."]}
 """)
         out = tmp_path / "r"
         r = run_with(adapters, "run", str(s), "--target", "recorded", "--out", str(out), "--no-cache",
