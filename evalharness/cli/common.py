@@ -13,7 +13,6 @@ app = typer.Typer(
     help="Evaluate models behind OpenAI-compatible endpoints with declarative suites, and gate CI on the results.",
 )
 
-EXIT_CONFIG = 2  # evalharness/exitcodes.py: ExitCode.CONFIG (kept as a plain int: --help must not import more)
 
 
 @app.callback()
@@ -36,4 +35,6 @@ def fail_config(err: Exception) -> None:
             print(str(p), file=sys.stderr)
     else:
         c.print(f"[bold red]error:[/] {err}", highlight=False)
-    raise typer.Exit(EXIT_CONFIG)
+    from evalharness.exitcodes import ExitCode
+
+    raise typer.Exit(ExitCode.CONFIG)

@@ -36,6 +36,15 @@ class AdapterArgs(ScorerArgs):
     judge: str = Field("default", description="which judge (a name under `judges:`) serves as the library's LLM")
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the metric's constructor")
     pass_at: float = Field(0.5, ge=0, le=1, description="score needed to pass when no `threshold` is set")
+    manipulation_check: bool = Field(True, description="fail (score 0, `judge_manipulation`) an answer that addresses "
+                                     "its grader, before the library's judge sees it")
+
+
+def _guard(s: Sample, a: AdapterArgs, kind: str) -> Score | None:
+    """The same check as the built-in judge scorers: an answer that addresses its grader never reaches the judge."""
+    from evalharness.scorers.judging import manipulation_guard
+
+    return manipulation_guard(s, a, kind, s.output)
 
 
 def _snake(name: str) -> str:
@@ -191,6 +200,9 @@ def _ragas_factory(cls):
         async def score(s: Sample) -> Score:
             from evalharness.scorers.judging import judge_services_of
 
+            flagged = _guard(s, a, f"ragas:{cls.__name__}")
+            if flagged is not None:
+                return flagged
             judge = judge_services_of(s).judge(a.judge)
             usage = _Usage()
             kwargs = {}
@@ -254,6 +266,9 @@ def _deepeval_factory(cls):
 
             from evalharness.scorers.judging import judge_services_of
 
+            flagged = _guard(s, a, f"deepeval:{cls.__name__}")
+            if flagged is not None:
+                return flagged
             judge = judge_services_of(s).judge(a.judge)
             usage = _Usage()
             try:

@@ -58,7 +58,7 @@ def judge_services_of(s: Sample) -> JudgeServices:
 async def judged(s: Sample, a: JudgeArgs, kind: str, one: OneJudgement) -> Score:
     """Run `one` for every judge of the panel and every repeat, then aggregate."""
     services = judge_services_of(s)
-    names = a.panel or [a.judge]
+    names = getattr(a, "panel", None) or [a.judge]  # library adapters have one judge
     judges = [services.judge(n) for n in names]
     outcomes = await asyncio.gather(*(one(j, r) for j in judges for r in range(a.judge_repeats)))
     per_judge: dict[str, list[Outcome]] = {}
@@ -118,7 +118,7 @@ def asked(s: Sample) -> tuple[str, str]:
     return "\n".join(parts)[-20_000:], "\n".join(ref)[:20_000]
 
 
-def manipulation_guard(s: Sample, a: JudgeArgs, kind: str, text: str | None, *, who: str = "answer",
+def manipulation_guard(s: Sample, a: "JudgeArgs | Any", kind: str, text: str | None, *, who: str = "answer",
                        count: bool = True) -> Score | None:
     """Score 0 with the `judge_manipulation` flag when `text` addresses its grader; None otherwise.
     The judge is not asked; each of the scorer's judges counts it (stats `manipulation`)."""
@@ -128,7 +128,7 @@ def manipulation_guard(s: Sample, a: JudgeArgs, kind: str, text: str | None, *, 
     found = detect_cached(text, question, reference)
     if not found.flagged:
         return None
-    names = a.panel or [a.judge]
+    names = getattr(a, "panel", None) or [a.judge]  # library adapters have one judge
     if count and s.services is not None:
         for n in dict.fromkeys(names):
             try:
