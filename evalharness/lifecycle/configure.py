@@ -11,7 +11,8 @@ from evalharness.errors import ConfigError, Problem
 from evalharness.lifecycle.options import RunOptions
 from evalharness.targets.config import GUARDED, LOCAL, RECORDED, TargetConfig
 from evalharness.targets.kinds import (
-    LOCAL_DEFAULTS, LOCAL_MODEL_NAME, GuardedTarget, HttpTarget, LocalTarget, RecordedTarget, ServeTarget, TargetKind,
+    LOCAL_DEFAULTS, LOCAL_GEMMA, LOCAL_MODEL_NAME, LOCAL_SMOL, SMOL_MODEL_NAME, GuardedTarget, HttpTarget, LocalTarget,
+    RecordedTarget, ServeTarget, TargetKind,
 )
 
 
@@ -119,8 +120,10 @@ def resolve_targets(opts: RunOptions) -> list[Target]:
     for name in opts.target_names:
         if name == RECORDED:
             targets.append(Target(TargetConfig(name=RECORDED), RecordedTarget()))
-        elif name == LOCAL:
-            targets.append(Target(TargetConfig(name=LOCAL, model=LOCAL_MODEL_NAME, **local), LocalTarget()))
+        elif name in (LOCAL, LOCAL_GEMMA):
+            targets.append(Target(TargetConfig(name=name, model=LOCAL_MODEL_NAME, **local), LocalTarget("gemma")))
+        elif name == LOCAL_SMOL:
+            targets.append(Target(TargetConfig(name=name, model=SMOL_MODEL_NAME, **local), LocalTarget("smol")))
         elif name == GUARDED:
             if not opts.guard_policy:
                 raise _cli("--guard-policy", "the `guarded` target needs --guard-policy")
@@ -133,7 +136,7 @@ def resolve_targets(opts: RunOptions) -> list[Target]:
         else:
             import difflib
 
-            close = difflib.get_close_matches(name, sorted(defined) + [RECORDED, LOCAL, GUARDED], n=1)
+            close = difflib.get_close_matches(name, sorted(defined) + [RECORDED, LOCAL, LOCAL_GEMMA, LOCAL_SMOL, GUARDED], n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise _cli("--target", f"unknown target '{name}'{hint}; {opts.targets_file or 'no --targets file given'}")
     for spec in opts.serve:

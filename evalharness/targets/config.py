@@ -16,7 +16,7 @@ RECORDED = "recorded"  # built-in target: score the cases' recorded outputs, cal
 LOCAL = "local"  # built-in target: the embedded llama.cpp server with Gemma 3 270M
 GUARDED = "guarded"  # built-in target: the guard proxy (--guard-policy) in front of --base-url or the local model
 
-BUILT_IN = (RECORDED, LOCAL, GUARDED)
+BUILT_IN = (RECORDED, LOCAL, GUARDED, "local-gemma", "local-smol")
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a response body over this is recorded as an error
 
 

