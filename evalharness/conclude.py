@@ -31,7 +31,7 @@ def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *
     import pyarrow.parquet as pq
 
     from evalharness.gate import (
-        case_stats, evaluate_gates, infrastructure_failures, judge_call_counts, summary_rows, verdict_rows, verdict_table,
+        case_stats, common_errors, evaluate_gates, infrastructure_failures, judge_call_counts, summary_rows, verdict_rows, verdict_table,
     )
     from evalharness.results.manifest import utcnow, write_manifest
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE, manipulation_count
@@ -72,6 +72,8 @@ def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *
                  for m in manifest.get("suites") or [] for sc in m.get("scorers") or []}
     judge_stats = {n: j.get("stats") or {} for n, j in (manifest.get("judges") or {}).items()}
     messages = list(deaths) + infrastructure_failures(summary, gates, judge_calls, judges_of, judge_stats)
+    if messages:  # say why, here and not only inside the Parquet file
+        messages += common_errors(responses)
     if messages:
         code = ExitCode.INFRA
     elif any(not c.passed for c in checks) and not manifest.get("shard"):

@@ -14,9 +14,18 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from evalharness import __version__
+
+        print(f"evalharness {__version__}")
+        raise typer.Exit(0)
+
 
 @app.callback()
-def _startup(ctx: typer.Context) -> None:
+def _startup(ctx: typer.Context,
+             version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                          help="print the version and exit")) -> None:
     # `run` turns garbage collection back on itself, once its start-up is over (evalharness/startup.py)
     if ctx.invoked_subcommand != "run":
         from evalharness import startup

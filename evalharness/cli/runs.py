@@ -81,9 +81,10 @@ def run(
         raise typer.Exit(3)
     except RunFailed as e:
         raise typer.Exit(report_unexpected(e))
-    except KeyboardInterrupt:
-        print("\ninterrupted: stored results are kept; finish with `evalharness run --resume <run folder>`",
-              file=sys.stderr)
+    except KeyboardInterrupt as e:
+        where = getattr(e, "run_dir", None) or resume
+        how = f"evalharness run --resume {where}" if where else "evalharness run --resume <run folder>"
+        print(f"\ninterrupted: stored results are kept; finish with `{how}`", file=sys.stderr)
         raise typer.Exit(130)
     from evalharness.report.console import print_outcome
 

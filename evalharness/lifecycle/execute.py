@@ -57,6 +57,8 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
         return _execute_in(run_dir, run_id, manifest, opts, suites, targets, judge_configs, baseline, done, shard,
                            loop_name, resumed=resume_dir is not None)
     except BaseException as e:
+        if isinstance(e, KeyboardInterrupt):
+            e.run_dir = run_dir  # the command line names the folder to resume
         failed = _failed(e, run_dir, manifest)
         if failed is e:
             raise

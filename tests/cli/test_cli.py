@@ -2,7 +2,7 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import ROOT, write
+from tests.conftest import ROOT, run_cli, write
 
 
 def test_help_imports_nothing_heavy():
@@ -74,3 +74,10 @@ def test_startup_gc_is_back_on_for_commands_and_runs(tmp_path):
     ran = subprocess.run([sys.executable, "-c", code, "run", str(suite), "--target", "recorded", "--no-cache",
                           "--out", str(tmp_path / "r")], capture_output=True, text=True, cwd=ROOT)
     assert ran.stdout.splitlines()[-1] == "True [True] True (10000, 10, 10)", ran.stdout + ran.stderr
+
+
+def test_version_flag():
+    from evalharness import __version__
+
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"evalharness {__version__}", r.stdout + r.stderr

@@ -61,3 +61,13 @@ def test_a_judge_scorer_that_judged_nothing_fails_its_gate(tmp_path, cli, fault_
     assert r.returncode == 3, r.stdout + r.stderr
     assert "infrastructure failure: judge 'default': 4 of 4 judge calls errored" in r.stdout
     assert "FAIL judged [recorded] scorer:rubric judged n/a (every one of its 4 judge calls errored)" in r.stdout
+
+
+def test_infrastructure_failure_says_why_on_the_console(tmp_path, cli):
+    """`run suites/ --target recorded` on cases with nothing recorded: exit 3, and the reason is printed,
+    not only stored in responses.parquet."""
+    s = write(tmp_path / "s.yaml", "name: live\ncategory: accuracy\nscorers: [{type: contains, value: x}]\n"
+              "cases:\n  - {id: a, input: q}\n  - {id: b, input: q}\n")
+    r = cli("run", str(s), "--target", "recorded", "--out", str(tmp_path / "r"))
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "target 'recorded': most common error (2 of 2): recorded target: case has no recorded" in r.stdout

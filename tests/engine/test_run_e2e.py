@@ -161,8 +161,8 @@ def test_sigterm_stops_cleanly_and_marks_run_interrupted(tmp_path, slow_fault_se
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
-    assert "--resume" in err
     run = only_run(out)
+    assert f"evalharness run --resume {run}`" in err  # the folder itself, ready to paste
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["status"] == "interrupted"
     stored = sum(len(pd.read_parquet(p)) for p in run.glob("parts/responses-*.parquet"))
