@@ -342,6 +342,8 @@ class Comparison:
     deltas: list  # compare.SuiteDelta
     pairs: Any  # DataFrame: one row per paired (suite, target, case)
     unpaired: list[str]
+    only_in_a: tuple[str, ...] = ()  # suites the baseline ran and the candidate did not: compared with nothing
+    only_in_b: tuple[str, ...] = ()  # new suites: nothing to compare them with (reported, not failed)
 
     @property
     def overall(self) -> list:
@@ -353,7 +355,7 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.unpaired or self.regressions else 0
+        return 1 if self.unpaired or self.only_in_a or self.regressions else 0
 
     @property
     def passed(self) -> bool:
@@ -369,13 +371,15 @@ class Comparison:
                          f"(delta {d.delta:+.3f}, McNemar p={d.p_value:.4f}; pass->fail: {', '.join(d.regressed[:10])})")
         for t in self.unpaired:
             lines.append(f"  target '{t}' was compared with nothing (choose one with baseline_target)")
+        for s in self.only_in_a:
+            lines.append(f"  suite '{s}' of {self.run_a.name} has no responses in {self.run_b.name}")
         raise AssertionError("\n".join(lines))
 
 
 def compare(run_a: str | Path, run_b: str | Path, *, significance: float = 0.05, max_regression: float = 0.0,
             baseline_target: str | None = None, breakdown: bool = True) -> Comparison:
     """Paired comparison of two finished runs: delta with a 95% bootstrap CI, exact McNemar, flips."""
-    from evalharness.compare import PairingError, compare_runs, pair_targets, run_targets
+    from evalharness.compare import PairingError, compare_runs, pair_targets, run_suites, run_targets
 
     run_a, run_b = Path(run_a), Path(run_b)
     for r in (run_a, run_b):
@@ -391,7 +395,9 @@ def compare(run_a: str | Path, run_b: str | Path, *, significance: float = 0.05,
     unpaired = [t for t in candidates if t not in paired]
     if not deltas:
         raise config_message("the two runs share no (suite, case) pairs")
-    return Comparison(run_a, run_b, deltas, pairs, unpaired)
+    suites_a, suites_b = set(run_suites(run_a)), set(run_suites(run_b))
+    return Comparison(run_a, run_b, deltas, pairs, unpaired, tuple(sorted(suites_a - suites_b)),
+                      tuple(sorted(suites_b - suites_a)))
 
 
 @dataclass

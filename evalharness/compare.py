@@ -50,6 +50,15 @@ def run_targets(run_dir: Path) -> list[str]:
     return sorted(pc.unique(col).to_pylist())
 
 
+def run_suites(run_dir: Path) -> list[str]:
+    """The suites that have responses in a finished run."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    col = pq.read_table(run_dir / RESPONSES_FILE, columns=["suite"])["suite"]
+    return sorted(pc.unique(col).to_pylist())
+
+
 def case_table(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(cases, per-scorer): one row per suite x target x case (passed over all repeats, mean score,
     first output, tags), and one per suite x target x case x scorer."""

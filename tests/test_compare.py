@@ -112,3 +112,26 @@ def test_unpaired_target_fails_and_baseline_target_chooses(tmp_path, cli, fault_
     assert r.returncode == 0 and f"PASS reg [B vs A2@{run_a.name}]" in r.stdout, r.stdout + r.stderr
     r = cli(*base, "--baseline-target", "nope", "--out", str(tmp_path / "d"))
     assert r.returncode == 2 and "'nope' is not a target of" in r.stderr
+
+
+def test_a_suite_only_one_run_has_is_named_and_a_dropped_one_fails(tmp_path, cli):
+    """Suites present in only one run are never left out silently: one the candidate did not run fails
+    the comparison (it was compared with nothing); a new one in the candidate is reported."""
+    def run_of(name, suites):
+        out = tmp_path / name / "out"
+        paths = []
+        for suite in suites:
+            paths.append(str(write(tmp_path / name / f"{suite}.yaml", f"name: {suite}\ncategory: regression\n"
+                                   "scorers: [{type: exact, value: ok}]\ncases:\n  - {id: c, input: q, output: ok}\n")))
+        r = cli("run", *paths, "--target", "recorded", "--out", str(out))
+        assert r.returncode == 0, r.stdout + r.stderr
+        (run,) = list(out.iterdir())
+        return run
+
+    a, b = run_of("a", ["kept", "dropped"]), run_of("b", ["kept", "added"])
+    r = cli("compare", str(a), str(b))
+    assert r.returncode == 1, r.stdout
+    assert f"NOT COMPARED: suite 'dropped' is in {a.name} but has no responses in {b.name}" in r.stdout
+    assert f"new suite 'added': only in {b.name}" in r.stdout
+    r = cli("compare", str(b), str(b))
+    assert r.returncode == 0, r.stdout

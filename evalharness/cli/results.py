@@ -54,6 +54,11 @@ def compare(
     for t_ in unpaired:  # never silently left out: a target compared with nothing cannot pass
         c.print(Text(f"NOT COMPARED: target '{t_}' of {run_b.name}: no target of {run_a.name} pairs with it "
                      "(choose one with --baseline-target)", style="bold red"))
+    for s in cmp.only_in_a:  # a suite the candidate did not run is not a pass
+        c.print(Text(f"NOT COMPARED: suite '{s}' is in {run_a.name} but has no responses in {run_b.name}",
+                     style="bold red"))
+    for s in cmp.only_in_b:
+        c.print(Text(f"new suite '{s}': only in {run_b.name}, nothing to compare it with"))
     raise typer.Exit(cmp.exit_code)
 
 
