@@ -49,13 +49,15 @@ def snapshot_suite(run_dir: str | Path, suite: str, output: str | Path, *, score
         raise config_message(f"suite {suite!r} is not in {run_dir}")
     original = load_suite(meta["path"])
     try:
-        r = pq.read_table(run_dir / RESPONSES_FILE, columns=["suite", "case_id", "target", "repeat", "output", "error"])
+        r = pq.read_table(run_dir / RESPONSES_FILE,
+                          columns=["suite", "case_id", "target", "repeat", "output", "tool_calls", "error"])
     except OSError as e:
         raise config_message(f"{run_dir}: not a finished run folder ({e})") from None
     keep = pc.and_(pc.and_(pc.equal(r["suite"], suite), pc.is_null(r["error"])), pc.equal(r["repeat"], 0))
     rows = r.filter(keep).to_pylist()
     tgt = target or (rows[0]["target"] if rows else None)
     outputs = {row["case_id"]: row["output"] for row in rows if row["target"] == tgt}
+    calls = {row["case_id"]: frozen_calls(row["tool_calls"]) for row in rows if row["target"] == tgt and row["tool_calls"]}
     spec: dict[str, Any] = {"type": scorer}
     if scorer == "rubric":
         spec.update(criteria="The answer says the same as the reference answer.", scale=[1, 5])
@@ -66,14 +68,42 @@ def snapshot_suite(run_dir: str | Path, suite: str, output: str | Path, *, score
         if lc.case.id not in outputs:
             continue
         c = lc.case.model_dump(exclude_none=True, exclude_defaults=True,
-                               include={"id", "input", "messages", "context", "tags", "params", "metadata", "tools"})
-        c["expected"] = outputs[lc.case.id]
+                               include={"id", "input", "messages", "context", "tags", "params", "metadata", "tools",
+                                        "tool_choice", "tool_results", "max_turns"})
+        frozen = calls.get(lc.case.id)
+        if frozen is not None:  # the approved behaviour was a tool call: freeze the calls, not an empty text
+            c["expected_tool_calls"] = frozen
+            c["scorers"] = [{"type": "tool_call"}]
+        else:
+            c["expected"] = outputs[lc.case.id]
+            c["scorers"] = [spec]
         cases.append(c)
     doc = {"name": f"{suite}-golden", "category": "regression",
            "description": f"Approved outputs of {suite} from run {manifest['run_id']} (target {tgt}).",
-           "defaults": original.suite.defaults.model_dump(exclude_none=True), "scorers": [spec], "cases": cases}
+           "defaults": original.suite.defaults.model_dump(exclude_none=True),
+           **{k: v for k, v in (("tools", original.suite.tools), ("tool_choice", original.suite.tool_choice)) if v is not None},
+           "cases": cases}  # scorers per case: text answers by `scorer`, tool calls by `tool_call`
     _write_yaml(output, doc)
     return Written(output, len(cases), len(original.cases), tgt)
+
+
+def frozen_calls(tool_calls_json: str) -> list[dict] | None:
+    """A response's tool calls (OpenAI shape, as stored) as `expected_tool_calls`: each argument's value
+    as the one acceptable value. None when they cannot be read back (then the text output is frozen)."""
+    import json
+
+    try:
+        out = []
+        for tc in json.loads(tool_calls_json):
+            fn = tc.get("function") or {}
+            args = fn.get("arguments") or "{}"
+            args = json.loads(args) if isinstance(args, str) else args
+            if not isinstance(fn.get("name"), str) or not isinstance(args, dict):
+                return None
+            out.append({"name": fn["name"], "arguments": {k: [v] for k, v in args.items()}})
+        return out
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def expand_suite(suite: str | Path, output: str | Path, *, mutators: str | Sequence[str] = (), seed: int = 0,
@@ -87,14 +117,23 @@ def expand_suite(suite: str | Path, output: str | Path, *, mutators: str | Seque
     output = Path(output)
     loaded = load_suite(Path(suite))
     names = [n.strip() for n in (mutators.split(",") if isinstance(mutators, str) else mutators) if n.strip()]
+    requested = set(names)
+    # The suite's own `mutate:` expansions are not seeds: the written suite has no `mutate:` (it is expanded),
+    # so its mutators are applied here, with the ones asked for, once each, to the seed cases only.
+    own = list(loaded.suite.mutate or [])
+    names = list(dict.fromkeys(own + names))
+    expanded_ids = {f"{lc.case.id}~{m}" for lc in loaded.cases for m in own}
     cases = []
     for lc in loaded.cases:
+        if lc.case.id in expanded_ids:
+            continue
         base = lc.case.model_dump(exclude_none=True, exclude_defaults=True)
         base["scorers"] = [b.config for b in lc.scorers]  # suite-level and case-level, written out per case
         cases.append(base)
         for n in names:
             try:
-                cases.append(mutate_case(base, n, seed))
+                seed_n = loaded.suite.mutate_seed if n in own and n not in requested else seed
+                cases.append(mutate_case(base, n, seed_n))
             except UnknownMutator as e:
                 raise config_message(str(e)) from None
     errors: list[str] = []
@@ -120,4 +159,5 @@ def expand_suite(suite: str | Path, output: str | Path, *, mutators: str | Seque
     doc["name"] = f"{loaded.suite.name}-expanded"
     doc["cases"] = cases
     _write_yaml(output, doc)
-    return Written(output, len(cases), len(loaded.cases), errors=tuple(errors))
+    n_seeds = sum(1 for lc in loaded.cases if lc.case.id not in expanded_ids)
+    return Written(output, len(cases), n_seeds, errors=tuple(errors))

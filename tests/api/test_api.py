@@ -164,7 +164,7 @@ def test_snapshot_and_generate_from_python(tmp_path):
     w = api.snapshot(run.run_dir, "qa", tmp_path / "golden.yaml", scorer="exact")
     assert (w.cases, w.target) == (3, "recorded")
     doc = yaml.safe_load(w.path.read_text())
-    assert doc["category"] == "regression" and doc["scorers"] == [{"type": "exact"}]
+    assert doc["category"] == "regression" and all(c["scorers"] == [{"type": "exact"}] for c in doc["cases"])
     assert {c["id"]: c["expected"] for c in doc["cases"]}["italy"] == "Milan is the capital."
     with pytest.raises(api.ConfigError, match="suite 'nope' is not in"):
         api.snapshot(run.run_dir, "nope", tmp_path / "g.yaml")
