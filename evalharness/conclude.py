@@ -31,7 +31,7 @@ def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *
     import pyarrow.parquet as pq
 
     from evalharness.gate import (
-        case_stats, common_errors, evaluate_gates, infrastructure_failures, judge_call_counts, summary_rows, verdict_rows, verdict_table,
+        case_stats, evaluate_gates, infrastructure_failures, judge_call_counts, summary_rows, verdict_rows, verdict_table,
     )
     from evalharness.results.manifest import utcnow, write_manifest
     from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE, manipulation_count
@@ -112,3 +112,23 @@ def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *
 
         write_summary(Path(summary_md), outcome, verdicts, scores)
     return outcome
+
+
+def common_errors(responses: Any) -> list[str]:
+    """Per target with errored responses, its most common error: what an infrastructure failure's
+    message needs to say why, without opening the Parquet file."""
+    import pyarrow.compute as pc
+
+    if responses.num_rows == 0 or responses["error"].null_count == responses.num_rows:
+        return []
+    failed = responses.filter(pc.is_valid(responses["error"])).select(["target", "error"]).to_pylist()
+    counts: dict[str, dict[str, int]] = {}
+    for r in failed:
+        by = counts.setdefault(r["target"], {})
+        by[r["error"]] = by.get(r["error"], 0) + 1
+    out = []
+    for target, by in sorted(counts.items()):
+        error, n = max(by.items(), key=lambda kv: kv[1])
+        text = error if len(error) <= 200 else error[:200] + "..."
+        out.append(f"target '{target}': most common error ({n} of {sum(by.values())}): {text}")
+    return out

@@ -412,26 +412,6 @@ def _over(errors: int, n: int, bound: float) -> bool:
     return n > 0 and (errors / n > bound or errors == n)
 
 
-def common_errors(responses: "pa.Table") -> list[str]:
-    """Per target with errored responses, its most common error: what an infrastructure failure's
-    message needs to say why, without opening the Parquet file."""
-    import pyarrow.compute as pc
-
-    if responses.num_rows == 0 or responses["error"].null_count == responses.num_rows:
-        return []
-    failed = responses.filter(pc.is_valid(responses["error"])).select(["target", "error"]).to_pylist()
-    counts: dict[str, dict[str, int]] = {}
-    for r in failed:
-        by = counts.setdefault(r["target"], {})
-        by[r["error"]] = by.get(r["error"], 0) + 1
-    out = []
-    for target, by in sorted(counts.items()):
-        error, n = max(by.items(), key=lambda kv: kv[1])
-        text = error if len(error) <= 200 else error[:200] + "..."
-        out.append(f"target '{target}': most common error ({n} of {sum(by.values())}): {text}")
-    return out
-
-
 def infrastructure_failures(summary: list[dict], gates: dict[str, Gate | None],
                             judge_calls: dict[tuple[str, str], dict[str, list[int]]],
                             judges_of: dict[tuple[str, str], list[str]],
