@@ -7,9 +7,7 @@ values and raise exceptions (they never print a verdict and never exit the proce
     result.assert_passed()          # AssertionError listing each failed gate check and failing case
 
 Options come in small frozen groups (`Endpoint`, `Transport`, `JudgeSpec`, `Baseline`, `Selection`,
-`Output`, `Cache`), turned into the engine's `RunOptions` in one place (`_run_options`).
-
-Errors: `ConfigError` (a suite, a flag, a targets file, a run folder: exit 2 on the command line;
+`Output`, `Cache`), turned into the engine's `RunOptions` in one place (`_run_options`). Errors: `ConfigError` (a suite, a flag, a targets file, a run folder: exit 2 on the command line;
 `SuiteError` is the suite loader's kind), `InfraError` (a target or judge unreachable, a server that
 would not start: exit 3), `RunFailed` (an unexpected error inside a run whose folder exists: run.json
 says `failed`, the traceback is in its error.log, and `resume` finishes it). A run that ends with a failed
@@ -23,10 +21,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Sequence, Union
 
-from evalharness.errors import InfraError
-from evalharness.lifecycle.options import RunOptions
-from evalharness.errors import ConfigError, Problem, SuiteError
+from evalharness.errors import ConfigError, InfraError, Problem, SuiteError
 from evalharness.exitcodes import RunFailed
+from evalharness.lifecycle.options import RunOptions
 from evalharness.lifecycle.suitegen import Written
 from evalharness.results.manifest import ManifestError, RunManifest, config_message, load_manifest
 from evalharness.results.run import CaseFailure, Run, RunResult, load_run, shorten
@@ -115,12 +112,14 @@ class Baseline:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which cases, how often: the first `limit` cases of each suite, shard `i/n` (or "auto"),
-    each case sampled `repeats` times."""
+    """Which cases, how often: cases carrying one of `tags`, whose id matches one of `cases` (globs), the
+    first `limit` of each suite, shard `i/n` (or "auto"), each case sampled `repeats` times."""
 
     limit: int | None = None
     shard: str | None = None
     repeats: int = 1
+    tags: tuple[str, ...] = ()
+    cases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check(self.limit is None or self.limit >= 1, "limit", "must be at least 1")
@@ -212,7 +211,7 @@ def _run_options(suites, *, targets: TargetLike | Sequence[TargetLike] | None = 
         out=str(output.dir), repeats=select.repeats, stream=transport.stream,
         cache=c.enabled, cache_dir=_str(c.dir),
         concurrency=transport.concurrency, timeout_s=transport.timeout_s, max_retries=transport.max_retries,
-        limit=select.limit, batch_rows=output.batch_rows,
+        limit=select.limit, tags=list(select.tags), cases=list(select.cases), batch_rows=output.batch_rows,
         judge_base_url=judge.base_url, judge_model=judge.model, judge_api_key_env=judge.api_key_env,
         judge_concurrency=judge.concurrency,
         baseline=_str(b.run) if b else None, baseline_target=b.target if b else None,

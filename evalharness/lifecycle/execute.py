@@ -26,6 +26,8 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
 
     loop_name = event_loop_name()
     suites = load_suites(opts.paths, root=opts.suite_root, trust_endpoints=opts.trust_suite_endpoints)
+    if opts.tags or opts.cases:
+        suites = select_cases(suites, opts.tags, opts.cases)
     if opts.limit is not None:
         suites = [replace(s, cases=s.cases[: opts.limit]) for s in suites]
     from evalharness.shard import in_shard, parse_shard
@@ -63,6 +65,25 @@ def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
         if failed is e:
             raise
         raise failed from e
+
+
+def select_cases(suites, tags, case_ids) -> list:
+    """Only the cases that carry one of `tags` (the suite's tags count) and whose id matches one of
+    `case_ids` (shell-style globs: `xstest-*`); suites left with none are not run. Nothing selected at
+    all is a ConfigError: a run that evaluates nothing never passes."""
+    from fnmatch import fnmatchcase
+
+    def wanted(s, lc) -> bool:
+        have = set(s.suite.tags) | set(lc.case.tags)
+        return ((not tags or bool(have & set(tags)))
+                and (not case_ids or any(fnmatchcase(lc.case.id, p) for p in case_ids)))
+
+    out = [replace(s, cases=kept) for s in suites if (kept := tuple(lc for lc in s.cases if wanted(s, lc)))]
+    if not out:
+        what = " and ".join(x for x in (f"--tag {', '.join(tags)}" if tags else "",
+                                        f"--case {', '.join(case_ids)}" if case_ids else "") if x)
+        raise ConfigError([Problem("command line", None, "--tag/--case", f"no case of the suites given matches {what}")])
+    return out
 
 
 def _execute_in(run_dir, run_id, manifest, opts, suites, targets, judge_configs, baseline, done, shard, loop_name,

@@ -28,6 +28,8 @@ class RunOptions:
     timeout_s: float | None = None
     max_retries: int | None = None
     limit: int | None = None
+    tags: list[str] = field(default_factory=list)  # --tag: only cases carrying one of these tags
+    cases: list[str] = field(default_factory=list)  # --case: only cases whose id matches one of these (globs)
     batch_rows: int = 1000
     judge_base_url: str | None = None
     judge_model: str | None = None

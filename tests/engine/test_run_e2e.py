@@ -167,3 +167,25 @@ def test_sigterm_stops_cleanly_and_marks_run_interrupted(tmp_path, slow_fault_se
     assert manifest["status"] == "interrupted"
     stored = sum(len(pd.read_parquet(p)) for p in run.glob("parts/responses-*.parquet"))
     assert stored >= 10
+
+
+def test_tag_and_case_filters(tmp_path, cli):
+    """--tag and --case (globs) select cases; suites with none left are not run; nothing selected is exit 2."""
+    a = write(tmp_path / "a.yaml", "name: a\ncategory: accuracy\ntags: [smoke]\nscorers: [{type: contains, value: ok}]\n"
+              "cases:\n  - {id: xs-1, input: q, output: ok}\n  - {id: xs-2, input: q, output: ok, tags: [slow]}\n"
+              "  - {id: other, input: q, output: ok}\n")
+    b = write(tmp_path / "b.yaml", "name: b\ncategory: accuracy\nscorers: [{type: contains, value: ok}]\n"
+              "cases:\n  - {id: xs-9, input: q, output: ok, tags: [slow]}\n  - {id: z, input: q, output: ok}\n")
+
+    def ran(*flags):
+        out = tmp_path / f"r{len(list(tmp_path.glob('r*')))}"
+        r = cli("run", str(a), str(b), "--target", "recorded", "--out", str(out), *flags)
+        assert r.returncode == 0, r.stdout + r.stderr
+        resp = pd.read_parquet(only_run(out) / "responses.parquet")
+        return sorted(zip(resp["suite"], resp["case_id"]))
+
+    assert ran("--case", "xs-*") == [("a", "xs-1"), ("a", "xs-2"), ("b", "xs-9")]
+    assert ran("--tag", "slow") == [("a", "xs-2"), ("b", "xs-9")]
+    assert ran("--tag", "smoke", "--case", "xs-*") == [("a", "xs-1"), ("a", "xs-2")]  # a suite's tags count
+    r = cli("run", str(a), "--target", "recorded", "--out", str(tmp_path / "none"), "--case", "nope-*")
+    assert r.returncode == 2 and "no case of the suites given matches --case nope-*" in r.stderr, r.stderr
