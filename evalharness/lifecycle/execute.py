@@ -79,6 +79,10 @@ def select_cases(suites, tags, case_ids) -> list:
                 and (not case_ids or any(fnmatchcase(lc.case.id, p) for p in case_ids)))
 
     out = [replace(s, cases=kept) for s in suites if (kept := tuple(lc for lc in s.cases if wanted(s, lc)))]
+    left_out = sorted({s.name for s in suites} - {s.name for s in out})
+    if out and left_out:  # said, not silent: their gates are not part of this run
+        print(f"--tag/--case: no matching case in {len(left_out)} suite(s), not run (nor gated): {', '.join(left_out)}",
+              file=sys.stderr, flush=True)
     if not out:
         what = " and ".join(x for x in (f"--tag {', '.join(tags)}" if tags else "",
                                         f"--case {', '.join(case_ids)}" if case_ids else "") if x)

@@ -181,6 +181,7 @@ def test_tag_and_case_filters(tmp_path, cli):
         out = tmp_path / f"r{len(list(tmp_path.glob('r*')))}"
         r = cli("run", str(a), str(b), "--target", "recorded", "--out", str(out), *flags)
         assert r.returncode == 0, r.stdout + r.stderr
+        assert ("not run (nor gated): b" in r.stderr) == (flags[:2] == ("--tag", "smoke")), r.stderr
         resp = pd.read_parquet(only_run(out) / "responses.parquet")
         return sorted(zip(resp["suite"], resp["case_id"]))
 
