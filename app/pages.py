@@ -124,6 +124,17 @@ def right_size(cat, reports: Path) -> None:
     paths = _paths(cat)
     if paths is None:
         return
+    for path in paths:  # the run's own verdict: per category, the smallest target meeting its suites' gates
+        verdict = ((_read(data.manifest, path) or {}).get("right_size") or {}).get("verdict")
+        if verdict:
+            st.subheader(f"Gate verdict: {_md(Path(path).name)}")
+            st.caption("Per category, the smallest target that passes every gate check of its suites "
+                       "(size from the target's `size`), as written to the run's routing.yaml.")
+            st.dataframe(pd.DataFrame([{"category": r["category"], "right size": r["target"] or "none",
+                                        "size": r.get("size") or "", "checks passed": ", ".join(
+                                            f"{k} {v}" for k, v in r["passed_checks"].items()), "note": r["note"]}
+                                       for r in verdict]), hide_index=True, width="stretch", key=f"rs_gate_{path}")
+    st.subheader("By pass rate and cost")
     c1, c2, c3, c4 = st.columns(4)
     scope = c1.selectbox("Per", list(sizing.SCOPES), key="rs_scope")
     cost = c2.selectbox("Cost axis", list(sizing.COSTS), format_func=sizing.COSTS.get, key="rs_cost")

@@ -151,8 +151,8 @@ def main() -> None:
     fmt = lambda v: "-" if v is None else f"{v:.0%}"  # noqa: E731
     print(f"policy {a.policy}{' (injection rails: heuristic only)' if a.heuristic_only else ''}, "
           f"{'streamed' if a.stream else 'not streamed'}")
-    print(f"| suite | attack cases | attack success, direct | attack success, guarded | benign cases | "
-          f"over-refusal, direct | over-refusal, guarded |")
+    print("| suite | attack cases | attack success, direct | attack success, guarded | benign cases | "
+          "over-refusal, direct | over-refusal, guarded |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for s in suites:
         d, g = result["complier"].get(s, {}), result["guarded"].get(s, {})

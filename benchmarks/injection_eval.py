@@ -32,7 +32,6 @@ import json
 import statistics
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import numpy as np

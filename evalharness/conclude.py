@@ -21,6 +21,8 @@ class RunOutcome:
     messages: list[str]
     judges: dict = field(default_factory=dict)  # name -> config + stats (calls, errors, tokens, position bias)
     regressions: list = field(default_factory=list)  # compare.SuiteDelta rows against --baseline
+    right_size: list = field(default_factory=list)  # views.sizing.right_size rows (runs with two or more targets)
+    routing_path: Path | None = None  # the routing table written from `right_size`
 
 
 def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *, baseline_run: str | None = None,
@@ -83,6 +85,10 @@ def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *
     if manifest.get("shard") and checks:
         messages.append("shard run: its gates are shown, but only `evalharness merge` of all shards decides them")
 
+    sizing, routing_path = [], None
+    if len(targets) >= 2 and not manifest.get("shard"):
+        sizing, routing_path = _right_size(run_dir, suites, manifest, checks)
+
     def total(col: str) -> int:
         return int(pc.sum(scores[col]).as_py() or 0) if scores.num_rows else 0
 
@@ -97,10 +103,11 @@ def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *
                 "judge_output_tokens": total("judge_output_tokens")},
         gate={"passed": all(c.passed for c in checks), "checks": [{**asdict(c), "passed": c.passed} for c in checks]},
         summary=summary,
+        **({"right_size": {"verdict": sizing, "routing": str(routing_path)}} if sizing else {}),
     )
     write_manifest(run_dir, manifest)
     outcome = RunOutcome(run_dir, code, summary, checks, totals, messages, manifest.get("judges") or {},
-                         baseline.deltas if baseline else [])
+                         baseline.deltas if baseline else [], sizing, routing_path)
     if junit or summary_md:
         verdicts, scores = verdicts.to_pandas(), scores.to_pandas()
     if junit:
@@ -112,6 +119,23 @@ def conclude(run_dir: Path, suites, manifest: dict, totals, deaths: list[str], *
 
         write_summary(Path(summary_md), outcome, verdicts, scores)
     return outcome
+
+
+def _right_size(run_dir: Path, suites, manifest: dict, checks: list) -> tuple[list[dict], Path]:
+    """Per category, the smallest target that meets its suites' gates; written as `routing.yaml`."""
+    import os
+
+    import yaml
+
+    from evalharness.views.sizing import right_size, right_size_document
+
+    verdict = right_size([{**asdict(c), "passed": c.passed} for c in checks], {s.name: s.category for s in suites},
+                         list(manifest.get("targets") or []))
+    path = run_dir / "routing.yaml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(right_size_document(verdict, run_dir.name), sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return verdict, path
 
 
 def common_errors(responses: Any) -> list[str]:

@@ -1,6 +1,5 @@
 """Every file under examples/ that the README names loads as what it is, and the example suite scores."""
 
-from pathlib import Path
 
 import pandas as pd
 import yaml

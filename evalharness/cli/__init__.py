@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-from evalharness.cli import results, runs, serving, suites  # noqa: F401 - each registers its commands
+from evalharness.cli import imports, results, runs, serving, suites  # noqa: F401 - each registers its commands
 from evalharness.cli.common import app  # noqa: F401 - the Typer app (tests and embedders call it)
 
 

@@ -70,20 +70,25 @@ def ui(
 
 @app.command("serve")
 def serve_(
-    what: str = typer.Argument("local", help="what to serve: local (the embedded Gemma 3 270M)"),
+    what: str = typer.Argument("local-gemma", help="what to serve: local-gemma (Gemma 3 270M, base) or local-smol "
+                                                 "(SmolLM2-135M-Instruct); `local` is local-gemma"),
     port: int = typer.Option(8000, "--port"),
 ) -> None:
-    """Run the embedded llama.cpp server in the foreground on 127.0.0.1 (Ctrl-C stops it)."""
+    """Run an embedded llama.cpp model in the foreground on 127.0.0.1 (Ctrl-C stops it)."""
     from evalharness import procs
-    from evalharness.targets.kinds import LOCAL_MODEL_NAME
-    from evalharness.targets.serve import ServeError, embedded_model_path, llamacpp_command
+    from evalharness.targets.kinds import LOCAL_MODEL_NAME, SMOL_MODEL_NAME
+    from evalharness.targets.serve import ServeError, embedded_model_path, llamacpp_command, smol_model_path
 
-    if what != "local":
-        fail_config(ValueError(f"cannot serve {what!r}; only `local` (use `run --serve` for your own model)"))
+    if what not in ("local", "local-gemma", "local-smol"):
+        fail_config(ValueError(f"cannot serve {what!r}; only local-gemma or local-smol "
+                               "(use `run --serve` for your own model)"))
+    smol = what == "local-smol"
+    name = SMOL_MODEL_NAME if smol else LOCAL_MODEL_NAME
     try:
-        cmd = llamacpp_command(embedded_model_path(), port, alias=LOCAL_MODEL_NAME)
+        cmd = (llamacpp_command(smol_model_path(), port, alias=name, chat_format=None) if smol
+               else llamacpp_command(embedded_model_path(), port, alias=name))
     except ServeError as e:
         fail_config(e)
-    print(f"serving {LOCAL_MODEL_NAME} at http://127.0.0.1:{port}/v1", file=sys.stderr)
+    print(f"serving {name} at http://127.0.0.1:{port}/v1", file=sys.stderr)
     # The server is the whole job: SIGTERM/SIGINT/SIGHUP are passed on to it, and it dies with us.
     raise typer.Exit(procs.run_foreground(cmd))

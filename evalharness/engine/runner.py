@@ -18,7 +18,8 @@ from evalharness.engine.agent import run_agent
 from evalharness.engine.cache import ResponseCache, cached_complete
 from evalharness.engine.client import ChatClient, Completion, dumps
 from evalharness.engine.scoring import JudgeMeter, ScoringStage, pending_limit, plan, score_inline
-from evalharness.results.schema import JUDGE_COLUMNS
+from evalharness.engine.tokens import TokenCounter, fill, load_counter
+from evalharness.results.schema import JUDGE_COLUMNS, expected_text, input_text
 from evalharness.scorers.base import Sample
 from evalharness.suite.loader import LoadedCase, LoadedSuite
 from evalharness.targets.config import RECORDED, TargetConfig
@@ -46,6 +47,8 @@ class WorkItem:
     suite: LoadedSuite
     lcase: LoadedCase
     repeat: int
+    suite_index: int = 0  # the row's place in the run (results/schema.py ORDER_COLUMNS)
+    case_index: int = 0
 
 
 @dataclass
@@ -133,13 +136,16 @@ class Runner:
         self.services = services
         self.score_pending = score_pending  # None: engine/scoring.pending_limit(services)
         self.totals = Totals()
+        self.counters: dict[str, TokenCounter] = {}  # target -> its `tokenizer:` (counts the endpoint omits)
+        self._target_index = {t.name: i for i, t in enumerate(targets)}
+        self._texts: dict[int, tuple] = {}  # id(LoadedCase) -> (the case, input, expected)
 
     def total(self) -> int:
         return sum(len(s.cases) for s in self.suites) * self.repeats * len(self.targets)
 
     def _items(self, target: TargetRuntime) -> Iterator[WorkItem]:
-        for suite in self.suites:
-            for lcase in suite.cases:
+        for si, suite in enumerate(self.suites):
+            for ci, lcase in enumerate(suite.cases):
                 for r in range(self.repeats):
                     rid = response_id(self.run_id, suite.name, lcase.case.id, target.name, r)
                     if rid in self.done:
@@ -147,7 +153,7 @@ class Runner:
                         if self.progress:
                             self.progress.advance(error=False)
                         continue
-                    yield WorkItem(suite, lcase, r)
+                    yield WorkItem(suite, lcase, r, si, ci)
 
     async def run(self) -> Totals:
         import time
@@ -155,6 +161,9 @@ class Runner:
         if self.services is not None and self.progress is not None and hasattr(self.progress, "judge_calls"):
             JudgeMeter(self.progress.judge_calls).attach(self.services)
         limit = self.score_pending or pending_limit(self.services)
+        for t in self.targets:  # before any request: a tokenizer that cannot load is a ConfigError
+            if t.client is not None and getattr(t.config, "tokenizer", None):
+                self.counters[t.name] = load_counter(t.config.tokenizer, t.name)
         t0 = time.perf_counter()
         stage = ScoringStage(limit)
         self.totals.scoring_limit = limit
@@ -192,6 +201,7 @@ class Runner:
         suite, lcase, repeat = item.suite, item.lcase, item.repeat
         case = lcase.case
         messages = build_messages(suite, lcase)
+        sent = len(messages)
         if target.client is None:
             comp = recorded_completion(lcase)
             tools = case_tools(suite, lcase)[0]
@@ -205,6 +215,9 @@ class Runner:
                                                  case.tool_results, case.max_turns)
             else:
                 comp = await self._complete(target, body, repeat)
+        transcript = messages if case.agentic or target.client is None else [
+            *messages, {"role": "assistant", "content": comp.output, "tool_calls": comp.tool_calls}]
+        in_tokens, out_tokens, tokens_source = await fill(self.counters.get(target.name), comp, transcript, sent, tools)
         t = self.totals
         t.requests += 1
         t.cached += comp.cached
@@ -218,19 +231,26 @@ class Runner:
             messages=messages, tool_calls=comp.tool_calls, tools=tools, finish_reason=comp.finish_reason,
             expected_tool_calls=None if case.expected_tool_calls is None
             else [c.model_dump() for c in case.expected_tool_calls],
-            latency_ms=comp.latency_ms, output_tokens=comp.output_tokens, metadata=case.metadata,
+            latency_ms=comp.latency_ms, output_tokens=out_tokens, metadata=case.metadata,
             suite=suite.name, services=self.services, request=request,
         )
         rid = response_id(self.run_id, suite.name, case.id, target.name, repeat)
+        texts = self._texts.get(id(lcase))
+        if texts is None or texts[0] is not lcase:  # once per case, not per target and repeat
+            msgs = None if case.messages is None else [m.model_dump() for m in case.messages]
+            texts = self._texts[id(lcase)] = (lcase, input_text(case.input, msgs), expected_text(case.expected))
         row = {
             "run_id": self.run_id, "response_id": rid, "suite": suite.name, "category": suite.category,
             "case_id": case.id, "target": target.name,
             "model": RECORDED if target.client is None else target.model,
-            "repeat": repeat, "messages": dumps(messages).decode(), "output": comp.output,
+            "repeat": repeat, "input": texts[1], "expected": texts[2],
+            "messages": dumps(messages).decode(), "output": comp.output,
             "tool_calls": dumps(comp.tool_calls).decode() if comp.tool_calls else None,
             "finish_reason": comp.finish_reason, "latency_ms": comp.latency_ms, "ttft_ms": comp.ttft_ms,
-            "input_tokens": comp.input_tokens, "output_tokens": comp.output_tokens, "error": comp.error,
+            "input_tokens": in_tokens, "output_tokens": out_tokens, "tokens_source": tokens_source, "error": comp.error,
             "cached": comp.cached, "tags": list(dict.fromkeys(suite.suite.tags + case.tags)),
+            "suite_index": item.suite_index, "case_index": item.case_index,
+            "target_index": self._target_index[target.name],
         }
         error = comp.error is not None
 

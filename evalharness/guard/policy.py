@@ -203,7 +203,7 @@ class Rail:
         return text
 
 
-_MEMO_TYPES = frozenset({"injection", "injection_classifier"})  # deterministic, and costly enough to remember
+_MEMO_TYPES = frozenset({"injection", "injection_classifier", "hf_classifier"})  # deterministic, and costly enough to remember
 _MEMO_ENTRIES = 1024  # texts remembered per rail, then the memo starts again (at most ~32 MB)
 _MEMO_TEXT_CHARS = 8192  # longer texts are scored each time
 _NON_DIGIT = re.compile(r"\D+")  # \D: the complement of Unicode \d, as the pii patterns use
@@ -305,7 +305,8 @@ def _hold_for(spec: RailSpec, args: dict) -> tuple[Hold | None, str | None]:
         secret = str(args["value"])
         sq = re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", secret).casefold())
         return Hold("literal", width=len(secret), norm_width=len(sq) if len(sq) >= 6 else 0, squash=True), None
-    trips_on_match = spec.negate or spec.type in _DETECTORS
+    trips_on_match = (spec.negate or spec.type in _DETECTORS
+                      or (spec.type == "hf_classifier" and args.get("expect") == "absent"))
     if spec.max_match is not None:
         if not trips_on_match:
             return None, "`max_match` applies to rails that trip on a match (`not: true`, canary, pii, injection)"

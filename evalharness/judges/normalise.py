@@ -37,6 +37,7 @@ TOKEN = re.compile(r"[^\s,.;:!?()\[\]{}\"'<>/\\=*_~`^-]+")
 _SPACED = re.compile(r"(?<![\w])(?:\w[ .\-_*·•]){2,}\w(?![\w])")
 _SPACED2 = re.compile(r"(?:(?<=\s\s)|^)[^\W\d_] [^\W\d_](?=\s\s|\s*$|[.,!?])", re.MULTILINE)
 SPACES = re.compile(r"[ \t\r\f\v]+")
+_TAGS = re.compile("[\U000e0020-\U000e007e]")
 
 
 def _fold_token(m: re.Match, latin_text: bool = False, leet_text: bool = False) -> str:
@@ -77,6 +78,8 @@ def plain_view(text: str) -> str:
         if re.search(r"%[0-9A-Fa-f]{2}", t):
             t = unquote(t)
     t = unicodedata.normalize("NFKC", t)
+    if _TAGS.search(t):  # Unicode tag characters: invisible, but a model reads them as the ASCII they encode
+        t = _TAGS.sub(lambda m: chr(ord(m.group(0)) - 0xE0000), t)
     return FORMAT_CHARS.sub("", t)
 
 
@@ -94,6 +97,7 @@ def folded_view(plain: str) -> str:
     return SPACES.sub(" ", t)
 
 
+_B32 = re.compile(r"(?<![A-Za-z0-9])[A-Z2-7]{16,}={0,6}(?![A-Za-z0-9])")
 _B64 = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
 _HEX = re.compile(r"(?:0x)?((?:[0-9a-fA-F]{2}[ :]?){6,})")
 _XESC = re.compile(r"(?:\\x[0-9a-fA-F]{2}){4,}")
@@ -128,6 +132,16 @@ def decodings(plain: str) -> list[tuple[str, str]]:
             if s:
                 out.append(("base64", s))
                 break
+    for m in _B32.finditer(plain):
+        run = m.group(0)
+        if run.isalpha():
+            continue  # an upper-case word or acronym run, not base32
+        try:
+            s = _texty(base64.b32decode(run + "=" * (-len(run) % 8)))
+        except (binascii.Error, ValueError):
+            s = None
+        if s:
+            out.append(("base32", s))
     for m in _HEX.finditer(plain):
         digits = re.sub(r"[ :]", "", m.group(1))
         digits = digits[: len(digits) // 2 * 2]
@@ -152,3 +166,35 @@ def decodings(plain: str) -> list[tuple[str, str]]:
 
 
 # --- structure ------------------------------------------------------------------------------
+
+
+# --- ciphers: a shifted alphabet (Caesar), rot47, words written backwards -------------------------------
+_CLUE = re.compile(r"\b(?:score|scores|grade|grader|graders|grading|rating|rate|marks|answer|response|give|award|full|judge|"
+                   r"evaluator|evaluation|ignore|instructions|points|verdict|rubric|pass|this|correct|maximum|highest)\b")
+_ALPHA = "abcdefghijklmnopqrstuvwxyz"
+_SHIFTS = [str.maketrans(_ALPHA, _ALPHA[k:] + _ALPHA[:k]) for k in range(26)]
+
+
+def _clues(t: str) -> int:
+    return len(set(_CLUE.findall(t)))
+
+
+def ciphers(folded: str, plain: str) -> list[tuple[str, str]]:
+    """Texts hidden by a letter shift (every Caesar shift but rot13, which is always read), by rot47, or by
+    writing each word backwards; a reading is kept only when it has at least two words of a grading
+    instruction that the text itself does not have."""
+    base = _clues(folded)
+    out: list[tuple[str, str]] = []
+    for k in range(1, 26):
+        if k == 13:
+            continue
+        t = folded.translate(_SHIFTS[k])
+        if _clues(t) >= max(2, base + 2):
+            out.append((f"caesar{26 - k}", t))
+    r47 = "".join(chr(33 + (ord(c) + 14) % 94) if 33 <= ord(c) <= 126 else c for c in plain).lower()
+    if _clues(r47) >= base + 1:  # rot47 turns letters into symbols: one grading word is already telling
+        out.append(("rot47", r47))
+    words = " ".join(w[::-1] for w in folded.split(" "))
+    if _clues(words) >= max(2, base + 2):
+        out.append(("reversed words", words))
+    return out

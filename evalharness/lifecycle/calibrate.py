@@ -31,7 +31,10 @@ def calibrate_run(opts: RunOptions) -> tuple[RunOutcome, list[dict]]:
         human_scores = [None if isinstance(labels[(suite, c)], (bool, str)) else float(labels[(suite, c)])
                         for c in ok["case_id"]]
         a = agreement(list(ok["passed"]), human, list(ok["score"]), human_scores)
-        report.append({"suite": suite, "scorer": name, "judge_errors": int(df["judge_error"].notna().sum()), **a})
+        errors = df["judge_error"].dropna()
+        # the first judge error, so a calibration with n = 0 says why (e.g. a verdict off the scale)
+        report.append({"suite": suite, "scorer": name, "judge_errors": int(len(errors)),
+                       "first_judge_error": str(errors.iloc[0])[:300] if len(errors) else None, **a})
     manifest = read_manifest(outcome.run_dir)
     manifest["calibration"] = report
     write_manifest(outcome.run_dir, manifest)

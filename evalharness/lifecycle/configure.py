@@ -72,8 +72,14 @@ def load_targets_file(path: str | Path):
     src, problems = load_yaml(read_text(path), str(path))
     if src is None or problems:
         raise ConfigError(problems)
+    data = src.data
+    if isinstance(data, dict) and isinstance(data.get("targets"), list):  # `tokenizer:` is relative to this file
+        data = {**data, "targets": [
+            {**t, "tokenizer": str(path.parent / Path(t["tokenizer"]).expanduser())}
+            if isinstance(t, dict) and isinstance(t.get("tokenizer"), str) and t["tokenizer"].strip()
+            and not Path(t["tokenizer"]).expanduser().is_absolute() else t for t in data["targets"]]}
     try:
-        tf = TargetsFile.model_validate(src.data)
+        tf = TargetsFile.model_validate(data)
     except ValidationError as e:
         raise ConfigError(src.problems(e)) from None
     out: dict[str, TargetConfig] = {}
@@ -120,10 +126,8 @@ def resolve_targets(opts: RunOptions) -> list[Target]:
     for name in opts.target_names:
         if name == RECORDED:
             targets.append(Target(TargetConfig(name=RECORDED), RecordedTarget()))
-        elif name in (LOCAL, LOCAL_GEMMA):
-            targets.append(Target(TargetConfig(name=name, model=LOCAL_MODEL_NAME, **local), LocalTarget("gemma")))
-        elif name == LOCAL_SMOL:
-            targets.append(Target(TargetConfig(name=name, model=SMOL_MODEL_NAME, **local), LocalTarget("smol")))
+        elif name in (LOCAL, LOCAL_GEMMA, LOCAL_SMOL):
+            targets += embedded_targets(name, local)
         elif name == GUARDED:
             if not opts.guard_policy:
                 raise _cli("--guard-policy", "the `guarded` target needs --guard-policy")
@@ -149,12 +153,19 @@ def resolve_targets(opts: RunOptions) -> list[Target]:
         defaults = LOCAL_DEFAULTS if s.backend == "llamacpp" else {}
         targets.append(Target(TargetConfig(name=s.name, model=s.name, **{**defaults, **overrides}), ServeTarget(s)))
     if not targets:
-        targets.append(Target(TargetConfig(name=LOCAL, model=LOCAL_MODEL_NAME, **local), LocalTarget()))
+        targets += embedded_targets(LOCAL, local)
     names = [t.name for t in targets]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise _cli("--target", f"target given twice: {', '.join(dup)}")
     return targets
+
+
+def embedded_targets(name: str, options: dict) -> list[Target]:
+    """`local-smol`, `local-gemma`, or `local` for both (smallest first): the default model comparison."""
+    smol = Target(TargetConfig(name=LOCAL_SMOL, model=SMOL_MODEL_NAME, size="135M", **options), LocalTarget("smol"))
+    gemma = Target(TargetConfig(name=LOCAL_GEMMA, model=LOCAL_MODEL_NAME, size="270M", **options), LocalTarget("gemma"))
+    return {LOCAL_SMOL: [smol], LOCAL_GEMMA: [gemma]}.get(name, [smol, gemma])
 
 
 def referenced_judges(suites) -> set[str]:

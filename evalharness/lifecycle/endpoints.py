@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from evalharness.errors import InfraError
-from evalharness.targets.kinds import LOCAL_MODEL_NAME, Launcher
+from evalharness.targets.kinds import LOCAL_MODEL_NAME, SMOL_MODEL_NAME, Launcher, embedded_which
 
 
 def start_targets(targets, launcher: Launcher, *, stream: bool) -> list:
@@ -27,8 +27,8 @@ def start_targets(targets, launcher: Launcher, *, stream: bool) -> list:
 
 
 def start_judges(configs: dict, launcher: Launcher) -> dict:
-    """name -> TargetRuntime per judge. A judge with no base_url is the embedded model (shared with the
-    run's `local` target when there is one)."""
+    """name -> TargetRuntime per judge. A judge with no base_url is an embedded model: SmolLM2-135M-Instruct,
+    or Gemma 3 270M when its `model` is `local-gemma` (shared with the run's target of that model)."""
     from evalharness.engine.client import ChatClient
     from evalharness.engine.runner import TargetRuntime
     from evalharness.targets.config import TargetConfig
@@ -36,8 +36,10 @@ def start_judges(configs: dict, launcher: Launcher) -> dict:
     out = {}
     for name, cfg in configs.items():
         if cfg.base_url is None:
-            ep = launcher.embedded()
-            base_url, cache_id, model = ep.base_url, ep.cache_id, cfg.model or LOCAL_MODEL_NAME
+            which = embedded_which(cfg.model)
+            ep = launcher.embedded(which)
+            base_url, cache_id = ep.base_url, ep.cache_id
+            model = LOCAL_MODEL_NAME if which == "gemma" else SMOL_MODEL_NAME
             style = "json_object" if cfg.response_format == "auto" else cfg.response_format
             # llama.cpp's own structured-output form (no probing); it answers one request at a time.
             cfg = cfg.model_copy(update={"response_format": style, "concurrency": min(cfg.concurrency, 2),

@@ -16,7 +16,7 @@ from evalharness.lifecycle.configure import (
 )
 from evalharness.lifecycle.endpoints import judge_services, probe, start_judges, start_targets
 from evalharness.lifecycle.options import RunOptions, portable_options
-from evalharness.targets.kinds import Launcher
+from evalharness.targets.kinds import Launcher, embedded_models
 
 
 def execute(opts: RunOptions, *, resume_dir: Path | None = None) -> RunOutcome:
@@ -170,7 +170,7 @@ def _run_phase(opts, run_id, run_dir, suites, targets, judge_configs, baseline, 
     from evalharness.results.manifest import write_manifest
 
     with contextlib.ExitStack() as stack:
-        launcher = Launcher(stack, run_dir)
+        launcher = Launcher(stack, run_dir, embedded_models=embedded_models(targets, judge_configs))
         runtimes = start_targets(targets, launcher, stream=opts.stream)
         judge_rts = start_judges(judge_configs, launcher)
         from evalharness.engine.runner import Runner

@@ -111,7 +111,8 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
 
     from evalharness.results.manifest import new_run_id, read_manifest, utcnow, write_manifest
     from evalharness.results.nopandas import skip_pandas_probe
-    from evalharness.results.schema import RESPONSES_FILE
+    from evalharness.results.run import reading_schema
+    from evalharness.results.schema import RESPONSES_FILE, SCHEMA_VERSION
     from evalharness.suite.loader import load_suites
 
     event_loop_name()  # judge scorers run on it: a bad EVALHARNESS_EVENT_LOOP fails before the new folder exists
@@ -124,13 +125,16 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     opts.baseline = resolve_baseline(opts.baseline, out)
     load_baseline(opts.baseline)  # a baseline that is not a finished run is a configuration error, found now
     check_baseline_target(opts)
-    stored = pq.read_table(run_dir / RESPONSES_FILE)
+    # Read with the current schema (an older run's missing columns are null), in the new suites' order.
+    stored = pq.read_table(run_dir / RESPONSES_FILE,
+                           schema=reading_schema(RESPONSES_FILE, pq.read_schema(run_dir / RESPONSES_FILE)))
+    stored = _in_run_order(stored, suites, [t.get("name") for t in old.get("targets") or [] if isinstance(t, dict)])
     run_id = new_run_id()
     new_dir = Path(out) / run_id
     new_dir.mkdir(parents=True)
     # The original run's judges and their call counts are not this run's: the gate must not read them.
     manifest = {**{k: v for k, v in old.items() if k != "judges"}, "run_id": run_id, "started_at": utcnow(),
-                "status": "running", "rescored_from": old["run_id"],
+                "status": "running", "rescored_from": old["run_id"], "schema_version": SCHEMA_VERSION,
                 "suites": [{"name": s.name, "category": s.category, "path": str(s.path.resolve()), "content_hash": s.content_hash,
                             "cases": len(s.cases), "scorers": scorer_configs(s)} for s in suites]}
     write_manifest(new_dir, manifest)
@@ -143,6 +147,34 @@ def rescore_run(run_dir: Path, paths: list[str] | None, out: str, opts: RunOptio
     del stored
     return conclude(new_dir, suites, manifest, None, [], baseline_run=opts.baseline,
                     baseline_target=opts.baseline_target, junit=opts.junit, summary_md=opts.summary_md)
+
+
+def _in_run_order(stored, suites, targets: list[str]):
+    """The stored responses numbered and sorted by the suites given (results/writer.renumber, in_order);
+    `expected` is the new suites' (what the new scores compare with), `input` stays what was asked (filled
+    from the suites for a run written before those columns)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from evalharness.results.schema import expected_text, input_text
+    from evalharness.results.writer import in_order, renumber
+
+    stored = renumber(stored, [(s.name, [lc.case.id for lc in s.cases]) for s in suites], targets)
+    cases = {(s.name, lc.case.id): lc.case for s in suites for lc in s.cases}
+    texts: dict[tuple, tuple] = {}
+    for k in zip(stored["suite"].to_pylist(), stored["case_id"].to_pylist()):
+        if k in cases and k not in texts:
+            c = cases[k]
+            msgs = None if c.messages is None else [m.model_dump() for m in c.messages]
+            texts[k] = (input_text(c.input, msgs), expected_text(c.expected))
+    keys = list(zip(stored["suite"].to_pylist(), stored["case_id"].to_pylist()))
+    found = pa.array([k in texts for k in keys], pa.bool_())
+    new_input = pa.array([texts[k][0] if k in texts else None for k in keys], pa.string())
+    new_expected = pa.array([texts[k][1] if k in texts else None for k in keys], pa.string())
+    i, e = stored.schema.get_field_index("input"), stored.schema.get_field_index("expected")
+    stored = stored.set_column(i, "input", pc.coalesce(stored["input"], new_input))
+    stored = stored.set_column(e, "expected", pc.if_else(found, new_expected, stored["expected"]))
+    return in_order(stored)[0]
 
 
 def _score_stored(stored, suites, judge_configs, opts, new_dir: Path, run_id: str) -> int:

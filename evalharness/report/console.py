@@ -38,6 +38,12 @@ def print_outcome(outcome) -> None:
             c.print(Text(chk.describe(), style="green" if chk.passed else "bold red"))
     else:
         c.print("no gates configured (add `gate:` to a suite)")
+    if getattr(outcome, "right_size", None):
+        c.print("right size (per category, the smallest target that meets its suites' gates):", highlight=False)
+        for r in outcome.right_size:
+            who = f"{r['target']}" + (f" ({r['size']})" if r.get("size") else "") if r["meets_bar"] else r["note"]
+            c.print(Text(f"  {r['category']:<14} {who}", style="green" if r["meets_bar"] else "yellow"))
+        c.print(f"routing table: {outcome.routing_path}", highlight=False)
     for name, j in (outcome.judges or {}).items():
         st = j.get("stats") or {}
         bias = st.get("position_bias_rate")
@@ -45,6 +51,8 @@ def print_outcome(outcome) -> None:
             f"judge {name} ({j.get('model')}): {st.get('calls', 0)} calls ({st.get('cached', 0)} cached), "
             f"{st.get('errors', 0)} judge errors, {st.get('input_tokens', 0)} tokens in / {st.get('output_tokens', 0)} out"
             + (f", {st['manipulation']} answers failed as judge_manipulation" if st.get("manipulation") else "")
+            + (f", {st['differential']} judged twice (differential; {st.get('differential_lower', 0)} lowered)"
+               if st.get("differential") else "")
             + (f", position bias {bias:.0%} of {st.get('pairwise')} pairs" if bias is not None else "")))
     for m in outcome.messages:
         c.print(Text(m, style="bold red"))

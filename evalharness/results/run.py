@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from evalharness.results.manifest import RunManifest, config_message, load_manifest
-from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
+from evalharness.results.schema import NULLABLE_INTEGERS, RESPONSES_FILE, SCORES_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -166,23 +166,58 @@ class Run:
         path = self.dir / name
         if not path.is_file():
             raise config_message(f"{self.dir}: not a finished run folder (no {name})")
-        return pq.read_table(path, columns=list(columns) if columns is not None else None)
+        schema = reading_schema(name, pq.read_schema(path))
+        if columns is not None:
+            unknown = [c for c in columns if c not in schema.names]
+            if unknown:
+                raise config_message(f"{path}: no column {', '.join(map(repr, unknown))}")
+        return pq.read_table(path, schema=schema, columns=list(columns) if columns is not None else None)
 
     def responses(self, columns: Sequence[str] | None = None) -> "pa.Table":
+        """responses.parquet; a column this (older) run lacks comes back as nulls."""
         return self._table(RESPONSES_FILE, columns)
 
     def scores(self, columns: Sequence[str] | None = None) -> "pa.Table":
         return self._table(SCORES_FILE, columns)
 
     def responses_df(self, columns: Sequence[str] | None = None) -> "pd.DataFrame":
-        return self.responses(columns).to_pandas()
+        """As a DataFrame: token and order columns are nullable integers (`Int64`/`Int32`), never float."""
+        return to_pandas(self.responses(columns))
 
     def scores_df(self, columns: Sequence[str] | None = None) -> "pd.DataFrame":
-        return self.scores(columns).to_pandas()
+        return to_pandas(self.scores(columns))
 
     def failures(self) -> list[CaseFailure]:
         self._table(RESPONSES_FILE, ["response_id"])
         return case_failures(self.dir)
+
+
+def reading_schema(name: str, stored: "pa.Schema") -> "pa.Schema":
+    """The schema a stored table is read with: the current one (a column an older run lacks is null),
+    plus any column of a newer run this version does not know, with its stored type."""
+    import pyarrow as pa
+
+    from evalharness.results import schema as rs
+
+    current = rs.RESPONSES if name == RESPONSES_FILE else rs.SCORES
+    fields = [stored.field(f.name) if f.name in stored.names and stored.field(f.name).type != f.type else f
+              for f in current]
+    fields += [f for f in stored if f.name not in current.names]
+    return pa.schema(fields, metadata=current.metadata)
+
+
+def to_pandas(table: "pa.Table") -> "pd.DataFrame":
+    """`to_pandas` with the nullable integer columns as pandas' nullable integers (whatever the file's
+    metadata says: a run written before schema version 3 has none)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
+    df = table.to_pandas()
+    for name in NULLABLE_INTEGERS:
+        if name in df.columns and pa.types.is_integer(table.schema.field(name).type):
+            df[name] = df[name].astype(nullable.get(table.schema.field(name).type, pd.Int64Dtype()))
+    return df
 
 
 def load_run(run_dir: str | Path) -> Run:

@@ -7,6 +7,8 @@ Layout while a run is in progress (or was interrupted)::
 
 `load_done()` reads the parts back for `--resume`; score rows whose response never reached a
 responses part are dropped, so a crash between the two writes loses nothing and duplicates nothing.
+Rows are stored in completion order; `finish()` (and `load_done`) put them in the run's order
+(`in_order`: suite, case, target, repeat), so a resumed run is ordered like one that never stopped.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-from evalharness.results.schema import RESPONSES_FILE, SCORES_FILE
+from evalharness.results.schema import ORDER_COLUMNS, RESPONSES_FILE, SCORES_FILE
 
 # pyarrow is imported where a table is built, not with this module: a run creates its writer before
 # the first request, and the import (~0.2 s of CPU) runs meanwhile in the engine's warm-up thread.
@@ -130,12 +132,38 @@ def load_done(run_dir: Path):
 
 
 def _merged(responses, scores):
-    """De-duplicated responses, and the de-duplicated scores of those responses only."""
+    """De-duplicated responses, and the de-duplicated scores of those responses only, in order."""
     import pyarrow.compute as pc
 
     responses = _dedupe(responses, ["response_id"])
     scores = scores.filter(pc.is_in(scores["response_id"], value_set=responses["response_id"]))
-    return responses, _dedupe(scores, ["response_id", "scorer"])
+    return in_order(responses, _dedupe(scores, ["response_id", "scorer"]))
+
+
+def in_order(responses, scores=None):
+    """Responses sorted by ORDER_COLUMNS (rows without them last, in their stored order); each response's
+    scores take its place, in their stored order (the case's scorers' order). The sort is stable; nulls
+    sort last (Arrow's default)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = [(c, "ascending") for c in ORDER_COLUMNS if c in responses.column_names]
+    if responses.num_rows > 1 and keys:
+        responses = _take(responses, pc.sort_indices(responses, sort_keys=keys))
+    if scores is not None and scores.num_rows > 1:
+        rank = pc.index_in(scores["response_id"], value_set=responses["response_id"])
+        scores = _take(scores, pc.sort_indices(pa.table({"rank": rank}), sort_keys=[("rank", "ascending")]))
+    return responses, scores
+
+
+def _take(table, indices):
+    """`table.take(indices)`, without the copy when it is in that order already (a rescore of a run)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pc.all(pc.equal(indices, pa.array(range(len(indices)), indices.type))).as_py():
+        return table
+    return table.take(indices)
 
 
 def _dedupe(table, keys: list[str]):
@@ -150,3 +178,28 @@ def _dedupe(table, keys: list[str]):
     last = t.group_by(keys, use_threads=False).aggregate([("__i", "max")])["__i_max"]
     keep = pc.sort_indices(last)
     return table.take(pc.take(last, keep))
+
+
+def renumber(responses, suites: list[tuple[str, list[str]]], targets: list[str] | None = None):
+    """Responses with `suite_index` and `case_index` taken from `suites` ((name, case ids) in the run's
+    order: `merge` and `rescore` number rows from the suite files they load; a row whose case is not
+    there gets nulls and sorts last), and null `target_index`es filled from `targets` (names in order)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from evalharness.results.schema import RESPONSES
+
+    for f in RESPONSES:  # a table read from a run before schema version 3 lacks the order columns
+        if f.name not in responses.column_names:
+            responses = responses.append_column(f, pa.nulls(responses.num_rows, f.type))
+    where = {(name, cid): (si, ci) for si, (name, ids) in enumerate(suites) for ci, cid in enumerate(ids)}
+    at = [where.get(k, (None, None)) for k in zip(responses["suite"].to_pylist(), responses["case_id"].to_pylist())]
+    for k, col in enumerate(("suite_index", "case_index")):
+        responses = responses.set_column(responses.schema.get_field_index(col), col,
+                                         pa.array([a[k] for a in at], pa.int32()))
+    if targets:
+        order = {t: i for i, t in enumerate(targets)}
+        filled = pa.array([order.get(t) for t in responses["target"].to_pylist()], pa.int32())
+        col = responses.schema.get_field_index("target_index")
+        responses = responses.set_column(col, "target_index", pc.coalesce(responses["target_index"], filled))
+    return responses

@@ -156,6 +156,8 @@ BUILTIN_INDEX: dict[str, str] = {
     **dict.fromkeys(("canary", "pii", "refusal"), "safety"),
     "injection": "injection",
     "injection_classifier": "injection_model",
+    "hf_classifier": "hf_classifier",
+    "lm_eval_match": "lm_eval_metric",
     **dict.fromkeys(("schema_valid", "tool_args", "tool_call", "trajectory"), "tools"),
     **dict.fromkeys(("answer_relevancy", "context_relevancy", "faithfulness", "pairwise", "refusal_judge", "rubric"),
                     "judged"),

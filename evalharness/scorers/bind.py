@@ -45,7 +45,10 @@ class BoundScorer:
         return self.finalize(raw)
 
     def score_sync(self, sample: Sample) -> Score:
-        return self.finalize(self.fn(sample))
+        fn = getattr(self.fn, "sync", None) if self.is_async else self.fn
+        if fn is None:
+            raise TypeError(f"scorer '{self.type}' is async only: it cannot score synchronously")
+        return self.finalize(fn(sample))
 
 
 def failed_score(error: str | None, exc: Exception | None) -> Score:

@@ -10,6 +10,11 @@ An answer that addresses its grader (asks for, asserts or fakes a score or verdi
 the answer or a system message, in any language or encoding: judges/manipulation.py) is failed
 before any judge is asked: score 0, reason `judge_manipulation: ...`, the flag in `verdict`, and
 `manipulation` counted in each of the scorer's judges' stats (run.json).
+
+An answer that passes that check but has clauses that could speak to its grader (judges/outcome.py `redact`)
+is judged twice, as it is and without those clauses, and the worse verdict counts (scorers/judging.py
+`differential`; `differential: false` turns it off): the verdict's `differential` records both values and which
+counted; `differential` / `differential_lower` in the judge's stats count them.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from evalharness.judges.manipulation import FLAG
 from evalharness.judges.templates import render
 from evalharness.scorers.base import Sample, Score, scorer
 from evalharness.scorers.judging import (  # noqa: F401 - shared by the judge scorers below
-    JudgeArgs, OneJudgement, Outcome, Reason, asked, input_text, judge_services_of, judged, manipulation_guard, no_context, outcome_error,
+    JudgeArgs, OneJudgement, Outcome, Reason, asked, differential, input_text, judge_services_of, judged, manipulation_guard,
+    no_context, outcome_error,
 )
 
 
@@ -86,20 +92,20 @@ def _rubric_scale(a: RubricArgs) -> tuple[float, float]:
 def rubric(a: RubricArgs):
     lo, hi = a.scale
 
-    def render_prompt(s: Sample) -> str:
+    def render_prompt(s: Sample, output: str) -> str:
         return render(a.template or "rubric.j2", criteria=a.criteria, lo=lo, hi=hi, input=input_text(s),
-                      output=s.output, expected=s.expected, context=s.context)
+                      output=output, expected=s.expected, context=s.context)
 
     schema = RubricVerdict.model_json_schema()
-    schema["properties"]["score"].update(minimum=lo, maximum=hi)  # grammar-constrained servers keep to the scale
+    # llama.cpp's grammar converters ignore minimum/maximum: the scale goes out as an enum of its integers
+    # (judges/client.constrain_schema does this for spans up to 100 values; the parse side checks it too).
+    schema["properties"]["score"].update(minimum=lo, maximum=hi)
 
     async def score(s: Sample) -> Score:
         if (flagged := manipulation_guard(s, a, "rubric", s.output)) is not None:
             return flagged
-        prompt = render_prompt(s)
-
-        async def one(judge: Judge, repeat: int) -> Outcome:
-            reply = await judge.ask(prompt, RubricVerdict, repeat=repeat, logprobs=a.use_logprobs, schema=schema)
+        async def one(judge: Judge, repeat: int, text: str) -> Outcome:
+            reply = await judge.ask(render_prompt(s, text), RubricVerdict, repeat=repeat, logprobs=a.use_logprobs, schema=schema)
             if reply.error:
                 return outcome_error(reply)
             v: RubricVerdict = reply.verdict
@@ -116,7 +122,7 @@ def rubric(a: RubricArgs):
             return Outcome((raw_score - lo) / (hi - lo), f"{how}: {v.reasoning}", v.model_dump(),
                            reply.input_tokens, reply.output_tokens, extra=extra)
 
-        return await judged(s, a, "rubric", one)
+        return await judged(s, a, "rubric", differential(s, a, one))
 
     return score
 
@@ -138,6 +144,28 @@ class FaithfulnessVerdict(BaseModel):
     verdicts: list[ClaimVerdict]
 
 
+def _one_per(model: type[BaseModel], n: int) -> dict:
+    """The verdict's schema with exactly `n` entries in `verdicts` (one per claim or passage), the strings shorter
+    as n grows: at most STRING_BUDGET characters in all, so that even a degenerate verdict (one token per
+    character, as a run of digits is) fits in the default max_tokens of 512 on a grammar-constrained server.
+    The entries are matched to the claims by order: the echoed claim is only for the record."""
+    schema = model.model_json_schema()
+    schema["properties"]["verdicts"].update(minItems=n, maxItems=n)
+    for name, prop in schema["$defs"][next(iter(schema["$defs"]))]["properties"].items():
+        if name == "index":  # a passage number: 1..n (an enum once constrained)
+            prop.update(minimum=1, maximum=n)
+        elif prop.get("type") == "string" and "enum" not in prop:
+            prop["maxLength"] = max(8, min(160, STRING_BUDGET // (2 * n)))
+    return schema
+
+
+STRING_BUDGET = 300  # characters of strings a list verdict may hold in all (the JSON around them: ~20 tokens an entry)
+
+# Sent to the judge: at most 6 claims of at most 60 characters (a claim is one short statement).
+CLAIMS_SCHEMA = ClaimsVerdict.model_json_schema()
+CLAIMS_SCHEMA["properties"]["claims"].update(maxItems=6, items={"type": "string", "maxLength": 60})
+
+
 @scorer(
     name="faithfulness",
     description="Hallucination against the case's `context`: the judge splits the answer into claims and checks "
@@ -151,17 +179,16 @@ def faithfulness(a: JudgeArgs):
             return no_context("faithfulness")
         if (flagged := manipulation_guard(s, a, "faithfulness", s.output)) is not None:
             return flagged
-        claims_prompt = render("claims.j2", input=input_text(s), output=s.output)
-
-        async def one(judge: Judge, repeat: int) -> Outcome:
-            r1 = await judge.ask(claims_prompt, ClaimsVerdict, repeat=repeat)
+        async def one(judge: Judge, repeat: int, text: str) -> Outcome:
+            claims_prompt = render("claims.j2", input=input_text(s), output=text)
+            r1 = await judge.ask(claims_prompt, ClaimsVerdict, repeat=repeat, schema=CLAIMS_SCHEMA)
             if r1.error:
                 return outcome_error(r1)
             claims = [c for c in r1.verdict.claims if c.strip()]
             if not claims:
                 return Outcome(1.0, "no factual claims to check", {"claims": []}, r1.input_tokens, r1.output_tokens)
             r2 = await judge.ask(render(a.template or "faithfulness.j2", claims=claims, context=s.context),
-                                 FaithfulnessVerdict, repeat=repeat)
+                                 FaithfulnessVerdict, repeat=repeat, schema=_one_per(FaithfulnessVerdict, len(claims)))
             tin, tout = r1.input_tokens + r2.input_tokens, r1.output_tokens + r2.output_tokens
             if r2.error:
                 return Outcome(None, error=r2.error, input_tokens=tin, output_tokens=tout)
@@ -174,7 +201,7 @@ def faithfulness(a: JudgeArgs):
             return Outcome(supported / len(claims), reason, {"claims": claims, "verdicts": [v.model_dump() for v in verdicts]},
                            tin, tout)
 
-        return await judged(s, a, "faithfulness", one)
+        return await judged(s, a, "faithfulness", differential(s, a, one))
 
     return score
 
@@ -191,6 +218,12 @@ class AnswerRelevancyVerdict(BaseModel):
     statements: list[Statement]
 
 
+# Sent to the judge: at most 6 statements of at most 50 characters.
+RELEVANCY_SCHEMA = AnswerRelevancyVerdict.model_json_schema()
+RELEVANCY_SCHEMA["properties"]["statements"]["maxItems"] = 6
+RELEVANCY_SCHEMA["$defs"]["Statement"]["properties"]["statement"]["maxLength"] = 50
+
+
 @scorer(
     name="answer_relevancy",
     description="The judge splits the answer into statements and marks each relevant to the question or not; "
@@ -204,10 +237,11 @@ def answer_relevancy(a: JudgeArgs):
             return Score(0.0, False, "empty answer")
         if (flagged := manipulation_guard(s, a, "answer_relevancy", s.output)) is not None:
             return flagged
-        prompt = render(a.template or "answer_relevancy.j2", input=input_text(s), output=s.output)
-
-        async def one(judge: Judge, repeat: int) -> Outcome:
-            r = await judge.ask(prompt, AnswerRelevancyVerdict, repeat=repeat)
+        async def one(judge: Judge, repeat: int, text: str) -> Outcome:
+            if not text.strip():  # the redacted answer can be empty: nothing in it answers the question
+                return Outcome(0.0, "nothing is left of the answer without the clauses that could speak to its grader")
+            prompt = render(a.template or "answer_relevancy.j2", input=input_text(s), output=text)
+            r = await judge.ask(prompt, AnswerRelevancyVerdict, repeat=repeat, schema=RELEVANCY_SCHEMA)
             if r.error:
                 return outcome_error(r)
             st = r.verdict.statements
@@ -219,7 +253,7 @@ def answer_relevancy(a: JudgeArgs):
             reason = f"{rel}/{len(st)} statements relevant" + (f"; off-topic: {off[0][:100]!r}" if off else "")
             return Outcome(rel / len(st), reason, r.verdict.model_dump(), r.input_tokens, r.output_tokens)
 
-        return await judged(s, a, "answer_relevancy", one)
+        return await judged(s, a, "answer_relevancy", differential(s, a, one))
 
     return score
 
@@ -249,7 +283,7 @@ def context_relevancy(a: JudgeArgs):
         n = len(s.context)
 
         async def one(judge: Judge, repeat: int) -> Outcome:
-            r = await judge.ask(prompt, ContextRelevancyVerdict, repeat=repeat)
+            r = await judge.ask(prompt, ContextRelevancyVerdict, repeat=repeat, schema=_one_per(ContextRelevancyVerdict, n))
             if r.error:
                 return outcome_error(r)
             relevant = {v.index for v in r.verdict.verdicts if v.relevant and 1 <= v.index <= n}
@@ -313,9 +347,9 @@ def pairwise(a: PairwiseArgs):
         def prompt(x: str, y: str) -> str:
             return render(a.template or "pairwise.j2", input=q, answer_a=x, answer_b=y, criteria=a.criteria)
 
-        async def one(judge: Judge, repeat: int) -> Outcome:
-            r1, r2 = await asyncio.gather(judge.ask(prompt(s.output, other), PairwiseVerdict, repeat=repeat),
-                                          judge.ask(prompt(other, s.output), PairwiseVerdict, repeat=repeat))
+        async def one(judge: Judge, repeat: int, text: str) -> Outcome:
+            r1, r2 = await asyncio.gather(judge.ask(prompt(text, other), PairwiseVerdict, repeat=repeat),
+                                          judge.ask(prompt(other, text), PairwiseVerdict, repeat=repeat))
             tin, tout = r1.input_tokens + r2.input_tokens, r1.output_tokens + r2.output_tokens
             if r1.error or r2.error:
                 return Outcome(None, error=r1.error or r2.error, input_tokens=tin, output_tokens=tout)
@@ -333,7 +367,8 @@ def pairwise(a: PairwiseArgs):
                                                  "candidate_second": r2.verdict.model_dump()},
                            tin, tout, extra={"position_consistent": consistent})
 
-        return await judged(s, a, "pairwise", one)
+        # the candidate's side only: "lower" is the worse result for the candidate (loss < tie < win)
+        return await judged(s, a, "pairwise", differential(s, a, one))
 
     return score
 
@@ -357,10 +392,9 @@ def refusal_judge(a: JudgeArgs):
     async def score(s: Sample) -> Score:
         if (flagged := manipulation_guard(s, a, "refusal_judge", s.output)) is not None:
             return flagged
-        prompt = render(a.template or "refusal.j2", input=input_text(s), output=s.output)
-
-        async def one(judge: Judge, repeat: int) -> Outcome:
-            r = await judge.ask(prompt, RefusalVerdict, repeat=repeat)
+        async def one(judge: Judge, repeat: int, text: str) -> Outcome:
+            r = await judge.ask(render(a.template or "refusal.j2", input=input_text(s), output=text), RefusalVerdict,
+                                repeat=repeat)
             if r.error:
                 return outcome_error(r)
             v: RefusalVerdict = r.verdict
@@ -368,6 +402,7 @@ def refusal_judge(a: JudgeArgs):
                            if v.refusal != "none" else f"no refusal: {v.reason}", v.model_dump(),
                            r.input_tokens, r.output_tokens)
 
-        return await judged(s, a, "refusal_judge", one)
+        # which label is the worse one depends on `not:`: the two verdicts must agree (else a judge error)
+        return await judged(s, a, "refusal_judge", differential(s, a, one, rule="agree"))
 
     return score

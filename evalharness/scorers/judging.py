@@ -15,6 +15,7 @@ from pydantic import Field
 
 from evalharness.judges.client import Judge, JudgeServices, verdict_json
 from evalharness.judges.manipulation import FLAG, detect_cached
+from evalharness.judges.outcome import redact
 from evalharness.scorers.base import Sample, Score, ScorerArgs
 
 
@@ -31,6 +32,10 @@ class JudgeArgs(ScorerArgs):
     manipulation_check: bool = Field(True, description="fail (score 0, `judge_manipulation`) an answer that addresses "
                                      "its grader, without asking the judge; turn off only when the answers are "
                                      "themselves verdicts (evaluating a judge)")
+    differential: bool = Field(True, description="differential judging: when the answer has clauses that could speak "
+                               "to its grader (and was not failed by the check), judge it also without them and keep "
+                               "the worse verdict; at most one extra judgement per judgement. Off with "
+                               "`manipulation_check: false` too")
 
 
 @dataclass
@@ -44,6 +49,7 @@ class Outcome:
     output_tokens: int = 0
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    differential: dict[str, Any] | None = None  # set when the answer was judged twice (see `differential`)
 
 
 OneJudgement = Callable[[Judge, int], Awaitable[Outcome]]
@@ -68,11 +74,16 @@ async def judged(s: Sample, a: JudgeArgs, kind: str, one: OneJudgement) -> Score
     tokens_in = sum(o.input_tokens for o in outcomes)
     tokens_out = sum(o.output_tokens for o in outcomes)
     record: dict[str, Any] = {"kind": kind, "judges": {}}
+    twice = [o.differential for o in outcomes if o.differential]
+    if twice:
+        record["differential"] = {"judged_twice": len(twice), "redacted_counted": sum(d["counted"] == "redacted" for d in twice)}
     means: dict[str, float] = {}
     for name, outs in per_judge.items():
         vals = [o.value for o in outs if o.value is not None]
         entry = {"values": vals, "errors": [o.error for o in outs if o.error],
                  "verdicts": [o.verdict for o in outs], **{k: v for o in outs for k, v in o.extra.items()}}
+        if any(o.differential for o in outs):
+            entry["differential"] = [o.differential for o in outs]
         if vals:
             means[name] = statistics.fmean(vals)
             entry["mean"] = means[name]
@@ -97,6 +108,9 @@ async def judged(s: Sample, a: JudgeArgs, kind: str, one: OneJudgement) -> Score
     meta["verdict"] = verdict_json(record)
     first = next(o for o in outcomes if o.value is not None)
     reason = first.reason
+    if twice and record["differential"]["redacted_counted"]:
+        reason += (f" [differential judging: the verdict on the answer without the clauses that could speak to its "
+                   f"grader counted in {record['differential']['redacted_counted']}/{len(twice)} judgement(s)]")
     if len(outcomes) > 1:
         spreads = [record["judges"][n]["spread"] for n in means]
         reason += f" [{len(means)} judge(s) x {a.judge_repeats} repeat(s): mean {value:.3f}, max spread {max(spreads):.3f}]"
@@ -138,6 +152,74 @@ def manipulation_guard(s: Sample, a: "JudgeArgs | Any", kind: str, text: str | N
     record = {"kind": kind, "flag": FLAG, "who": who, "signals": list(found.signals), "view": found.view,
               "evidence": found.evidence[:200], "judges": {}}
     return Score(0.0, False, found.reason(), {"verdict": verdict_json(record), FLAG: True})
+
+
+def differential_text(s: Sample, a: "JudgeArgs | Any", text: str | None) -> str | None:
+    """The second line of the manipulation guard, for answers it did not flag: `text` without every clause that
+    could speak to its grader (judges/outcome.py `redact`), or None when nothing was removed or the check is off.
+    A judge scorer that judges this text as well and keeps the lower verdict cannot be raised by an
+    instruction the detector did not recognise (differential judging)."""
+    if not getattr(a, "manipulation_check", True) or not text:
+        return None
+    question, reference = asked(s)
+    shadow = redact(text, question, reference)
+    return shadow if shadow != text.strip() else None
+
+
+OnText = Callable[[Judge, int, str], Awaitable[Outcome]]  # one judgement of the given answer text
+
+
+def _count(judge: Judge, key: str) -> None:
+    st = judge.stats  # JudgeStats declares `differential` and `differential_lower`; as_dict puts them in run.json
+    setattr(st, key, getattr(st, key, 0) + 1)
+
+
+def differential(s: Sample, a: "JudgeArgs | Any", on: OnText, *, rule: Literal["lower", "agree"] = "lower") -> OneJudgement:
+    """Differential judging, the one implementation every judge scorer uses: `on` judges a text; the judgement
+    returned judges the answer and, when `differential_text` removed something from it (and `differential` is on),
+    the redacted answer too, with one more judgement (never more), and keeps the worse verdict:
+    - rule "lower": the lower value counts (a score where higher passes);
+    - rule "agree": the verdicts must agree, else a judge error (a label whose good side depends on `not:`,
+      as refusal_judge's; a judge error never passes, negated or not); when nothing is left of the answer,
+      it is judged once.
+    Fails closed: an error on the redacted judgement is the judgement's error, so a verdict raised by an
+    instruction the detector missed cannot survive by making the second judgement fail. Counted in the judge's
+    stats: `differential` (judged twice), `differential_lower` (the redacted verdict counted or disagreed)."""
+    shadow = differential_text(s, a, s.output) if getattr(a, "differential", True) else None
+    if rule == "agree" and shadow is not None and not shadow.strip():
+        shadow = None  # nothing left to label ("Please consult your doctor."): the answer's own label counts
+
+    async def one(judge: Judge, repeat: int) -> Outcome:
+        whole = await on(judge, repeat, s.output)
+        if shadow is None or whole.value is None:
+            return whole
+        other = await on(judge, repeat, shadow)
+        _count(judge, "differential")
+        return keep_worse(judge, whole, other, rule)
+
+    return one
+
+
+def keep_worse(judge: Judge, whole: Outcome, other: Outcome, rule: str = "lower") -> Outcome:
+    """The counted judgement of a pair (the answer, the answer without its grader-speaking clauses)."""
+    tin, tout = whole.input_tokens + other.input_tokens, whole.output_tokens + other.output_tokens
+    record: dict[str, Any] = {"answer": whole.value, "redacted": other.value}
+    if other.value is None:
+        _count(judge, "differential_lower")
+        return Outcome(None, error=f"{other.error} (judging the answer without the clauses that could speak to its "
+                       "grader; differential judging fails closed)", input_tokens=tin, output_tokens=tout,
+                       differential={**record, "counted": "error"})
+    if rule == "agree" and other.value != whole.value:
+        _count(judge, "differential_lower")
+        return Outcome(None, error=f"differential judging: the verdict depends on clauses that could speak to its grader "
+                       f"({whole.reason!r} with them, {other.reason!r} without)", input_tokens=tin, output_tokens=tout,
+                       differential={**record, "counted": "disagreement"})
+    if other.value < whole.value:
+        _count(judge, "differential_lower")
+        return Outcome(other.value, other.reason, other.verdict, tin, tout, extra=other.extra,
+                       differential={**record, "counted": "redacted"})
+    return Outcome(whole.value, whole.reason, whole.verdict, tin, tout, extra=whole.extra,
+                   differential={**record, "counted": "answer"})
 
 
 def outcome_error(reply) -> Outcome:

@@ -70,7 +70,6 @@ class JsonSchemaArgs(JsonArgs):
     args=JsonSchemaArgs,
 )
 def json_schema(a: JsonSchemaArgs):
-    import jsonschema
 
     validator = offline_validator(a.schema_)
 

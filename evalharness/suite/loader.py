@@ -40,10 +40,10 @@ def _jinja():
 def vocabulary() -> frozenset[str]:
     """Every key the suite format knows, for "did you mean" suggestions."""
     from evalharness.scorers.base import all_scorers
-    from evalharness.suite.model import Defaults, Gate, Message
+    from evalharness.suite.model import Defaults, Gate, LmEval, Message
 
     keys: set[str] = set()
-    models = [Suite, Case, Defaults, Gate, Message, ScorerSpec] + [i.args for i in all_scorers().values()]
+    models = [Suite, Case, Defaults, Gate, Message, ScorerSpec, LmEval] + [i.args for i in all_scorers().values()]
     for m in models:
         for name, f in m.model_fields.items():
             keys.add(f.alias or name)
@@ -144,6 +144,10 @@ def load_suite(path: str | Path, *, root: str | Path | None = None, trust_endpoi
         raw_cases = [(src, ("cases", i), c, f"{file}:{src.line(('cases', i))}") for i, c in enumerate(src.data["cases"])]
     elif suite is not None and suite.dataset is not None:
         raw_cases = _dataset_cases(path, src, suite, problems, hasher)
+    elif suite is not None and suite.lm_eval is not None:
+        from evalharness.suite.lmeval import lmeval_cases
+
+        raw_cases = lmeval_cases(path, src, suite.lm_eval, problems, hasher)
 
     raw_cases = _expand_mutations(src, suite, raw_cases, problems)
     cases: list[LoadedCase] = []

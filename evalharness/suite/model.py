@@ -123,6 +123,17 @@ class Case(Strict):
         return self.tool_results is not None
 
 
+class LmEval(Strict):
+    """`lm_eval:` an lm-eval task whose documents become the suite's cases (suite/lmeval.py)."""
+
+    task: str = Field(..., min_length=1, description="task name (defined under include_path) or a task YAML path")
+    include_path: str | None = Field(None, description="folder of task YAMLs, relative to the suite file")
+    num_fewshot: int | None = Field(None, ge=0, le=64, description="overrides the task's num_fewshot")
+    limit: int | None = Field(None, ge=1, description="only the first N documents")
+    filter: str | None = Field(None, description="which filter_list pipeline scores (default: the first)")
+    fewshot_as_multiturn: bool = Field(True, description="few-shot examples as chat turns (lm-eval's default)")
+
+
 class Suite(Strict):
     name: str = Field(..., min_length=1)
     category: Category
@@ -131,6 +142,7 @@ class Suite(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     cases: list[dict[str, Any]] | None = Field(None, description="inline cases")
     dataset: str | None = Field(None, description="JSONL, CSV or Parquet path, relative to the suite file")
+    lm_eval: LmEval | None = Field(None, description="an lm-eval task as the cases (needs the `lmeval` extra)")
     fields: dict[str, str] | None = Field(None, description="dataset column -> case key")
     prompt: str | None = Field(None, description="jinja2 template over a dataset row's columns -> `input`")
     scorers: list[ScorerSpec] = Field(default_factory=list)
@@ -144,8 +156,8 @@ class Suite(Strict):
 
     @model_validator(mode="after")
     def _cases_or_dataset(self) -> "Suite":
-        if (self.cases is None) == (self.dataset is None):
-            raise ValueError("give exactly one of `cases` or `dataset`")
+        if sum(x is not None for x in (self.cases, self.dataset, self.lm_eval)) != 1:
+            raise ValueError("give exactly one of `cases`, `dataset` or `lm_eval`")
         if self.dataset is None and (self.fields is not None or self.prompt is not None):
             raise ValueError("`fields` and `prompt` only apply with `dataset`")
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,7 +14,7 @@ from evalharness.errors import ConfigError, Problem
 from evalharness.strict import Strict
 
 RECORDED = "recorded"  # built-in target: score the cases' recorded outputs, call no model
-LOCAL = "local"  # built-in target: the embedded llama.cpp server with Gemma 3 270M
+LOCAL = "local"  # built-in target: both embedded llama.cpp models (local-smol and local-gemma)
 GUARDED = "guarded"  # built-in target: the guard proxy (--guard-policy) in front of --base-url or the local model
 
 BUILT_IN = (RECORDED, LOCAL, GUARDED, "local-gemma", "local-smol")
@@ -33,8 +34,24 @@ class TargetConfig(Strict):
     max_retries: int = Field(4, ge=0, le=20)
     max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=1024,
                                     description="a response body over this many bytes is recorded as an error")
+    size: str | None = Field(None, pattern=r"^\s*\d+(\.\d+)?\s*[kKmMbBtT]?\s*$",
+                             description="parameter count, e.g. 135M or 7B: the right-size verdict picks the smallest "
+                                         "target that meets a category's gates")
+
+    tokenizer: str | None = Field(None, description="a local tokenizer directory (transformers; `pip install -e "
+                                  "'.[hf]'`): counts the tokens of responses whose endpoint reports no `usage`")
 
     _url = field_validator("base_url")(classmethod(lambda cls, v: check_base_url(v)))
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer_dir(cls, v: str | None) -> str | None:
+        """An absolute path (run.json keeps it, and a run resumes from any directory)."""
+        if v is None:
+            return v
+        if not v.strip() or "\x00" in v:
+            raise ValueError("must be a directory path")
+        return str(Path(v).expanduser().resolve())
 
     def api_key(self) -> str | None:
         if not self.api_key_env:

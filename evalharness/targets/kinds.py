@@ -17,6 +17,7 @@ Plugins add kinds through the `evalharness.targets` entry-point group (a class w
 from __future__ import annotations
 
 import contextlib
+import os
 import hashlib
 import sys
 from dataclasses import dataclass
@@ -41,13 +42,36 @@ class Endpoint:
     served: str | None = None  # what a managed server serves (for run.json)
 
 
+# The embedded judge (a judge with no base_url): the instruct model unless the judge's `model` names Gemma.
+EMBEDDED_JUDGE = "smol"
+
+
+def embedded_which(model: str | None) -> str:
+    """Which embedded model a judge with no base_url runs on: `local-gemma`/Gemma's name, else SmolLM2."""
+    return "gemma" if model in (LOCAL_GEMMA, LOCAL_MODEL_NAME) else EMBEDDED_JUDGE
+
+
+def embedded_models(targets, judge_configs: dict) -> int:
+    """How many embedded model servers a run will start (they then share the cores)."""
+    which = {t.kind.which for t in targets if isinstance(t.kind, LocalTarget)}
+    which |= {"gemma" for t in targets if isinstance(t.kind, GuardedTarget) and t.kind.upstream is None}
+    which |= {embedded_which(c.model) for c in judge_configs.values() if c.base_url is None}
+    return len(which)
+
+
 class Launcher:
     """Starts a run's managed servers (each once), logs them to the run folder, stops them with the run."""
 
-    def __init__(self, stack: contextlib.ExitStack, run_dir: Path):
+    def __init__(self, stack: contextlib.ExitStack, run_dir: Path, *, embedded_models: int = 1):
         self.stack, self.run_dir = stack, run_dir
         self.servers: list = []  # ManagedServer, for death notices at the end of the run
         self._embedded: dict[str, Endpoint] = {}
+        # Embedded servers that will run side by side share the cores: llama.cpp's threads spin while they
+        # wait, so two servers with a thread per core each slow each other down (benchmarks/main_job.py).
+        # EVALHARNESS_EMBEDDED_THREADS overrides it (benchmarks/main_job.py compares the two).
+        threads = os.environ.get("EVALHARNESS_EMBEDDED_THREADS", "")
+        self.embedded_threads = (int(threads) if threads.isdigit() and int(threads) > 0
+                                 else max(1, (os.cpu_count() or 1) // max(1, embedded_models)))
 
     def start(self, label: str, command_for_port, *, log_name: str, startup_timeout_s: float = 300.0):
         """Start `command_for_port(port)` on a free loopback port; return the healthy ManagedServer."""
@@ -82,10 +106,11 @@ class Launcher:
             except ServeError as e:
                 raise InfraError(str(e)) from None
             if which == "gemma":
-                server = self.llamacpp("the embedded model", path, LOCAL_MODEL_NAME, "server-local.log")
+                server = self.llamacpp("the embedded model", path, LOCAL_MODEL_NAME, "server-local.log",
+                                       threads=self.embedded_threads)
             else:
                 server = self.llamacpp("the embedded instruct model", path, SMOL_MODEL_NAME, "server-local-smol.log",
-                                       chat_format=None)
+                                       chat_format=None, threads=self.embedded_threads)
             # The port is random: key the cache on what is served, not where.
             self._embedded[which] = Endpoint(server.base_url, f"llamacpp:{path}", f"llamacpp:{path}")
         return self._embedded[which]

@@ -63,6 +63,7 @@ def llamacpp_command(model: Path | str, port: int, *, chat_format: str | None = 
         *(("--chat_format", chat_format) if chat_format else ()),  # None: the chat template in the GGUF
         "--n_ctx", str(n_ctx),
         "--n_threads", str(threads or max(1, os.cpu_count() or 1)),
+        "--n_threads_batch", str(threads or max(1, os.cpu_count() or 1)),
         # By default a new request interrupts a running stream; an evaluation must never cut one short.
         "--interrupt_requests", "false",
     ]

@@ -90,3 +90,71 @@ def routing_document(table: pd.DataFrame, *, bar: float, scope: str, cost: str, 
         routes[str(r.scope)] = entry
     return {"bar": bar, "by": scope, "cost": cost, "conservative": conservative, "runs": runs,
             "unrouted": [str(r.scope) for r in table.itertuples() if not r.meets_bar], "routes": routes}
+
+
+def parse_size(size: str | None) -> float | None:
+    """'135M' / '7B' / '1.5b' / '270m' -> parameters; None or unparsable -> None (checked where it is declared)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMbBtT]?)\s*", size or "")
+    if not m:
+        return None
+    return float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}[m.group(2).lower()]
+
+
+def right_size(checks: list[dict], categories: dict[str, str], targets: list[dict]) -> list[dict]:
+    """Per category: the smallest target that passes every gate check of that category's suites, or none.
+
+    `checks` are gate checks as dicts (suite, target, passed, ...); `categories` maps suite -> category;
+    `targets` are the run's targets in run order, each with `name` and optional `size` ('135M').
+    "Smallest" is the declared size; targets without one come after every sized target, in run order.
+    A category whose suites have no gate has no bar: it says so and names no target."""
+    order = {t["name"]: i for i, t in enumerate(targets)}
+    size = {t["name"]: parse_size(t.get("size")) for t in targets}
+    key = {n: (size[n] is None, size[n] or 0.0, order[n]) for n in order}
+    by_cat: dict[str, dict[str, list[dict]]] = {}
+    for c in checks:
+        if c["target"] not in order or c.get("against"):  # regression checks compare runs, not sizes
+            continue
+        cat = categories.get(c["suite"], "uncategorised")
+        by_cat.setdefault(cat, {}).setdefault(c["target"], []).append(c)
+    out = []
+    for cat in sorted(set(categories.values())):
+        per = by_cat.get(cat, {})
+        if not per:
+            out.append({"category": cat, "target": None, "size": None, "meets_bar": False,
+                        "note": "no gate in this category: nothing to meet", "passed_checks": {}})
+            continue
+        passed = {n: sum(bool(c["passed"]) for c in cs) for n, cs in per.items()}
+        total = {n: len(cs) for n, cs in per.items()}
+        meeting = sorted((n for n in per if passed[n] == total[n]), key=key.__getitem__)
+        counts = {n: f"{passed[n]}/{total[n]}" for n in sorted(per, key=key.__getitem__)}
+        if meeting:
+            n = meeting[0]
+            out.append({"category": cat, "target": n, "size": next(t.get("size") for t in targets if t["name"] == n),
+                        "meets_bar": True, "note": "", "passed_checks": counts})
+        else:
+            rate = {n: passed[n] / total[n] for n in per}
+            top = sorted((n for n in per if rate[n] == max(rate.values())), key=key.__getitem__)
+            if not passed[top[0]]:
+                note = "none meets the bar; no model passes any of its checks"
+            else:
+                tied = f"; tied with {', '.join(top[1:])}" if len(top) > 1 else ""
+                note = f"none meets the bar; best is {top[0]} ({counts[top[0]]} checks{tied})"
+            out.append({"category": cat, "target": None, "size": None, "meets_bar": False,
+                        "note": note, "passed_checks": counts})
+    return out
+
+
+def right_size_document(verdict: list[dict], run: str) -> dict:
+    """The right-size verdict as a routing table (YAML-ready): category -> smallest target meeting its gates."""
+    routes = {}
+    for r in verdict:
+        entry = {"target": r["target"], "checks_passed": r["passed_checks"]}
+        if r["size"]:
+            entry["size"] = r["size"]
+        if not r["meets_bar"]:
+            entry["note"] = r["note"]
+        routes[r["category"]] = entry
+    return {"by": "category", "bar": "each suite's gate", "runs": [run],
+            "unrouted": [r["category"] for r in verdict if not r["meets_bar"]], "routes": routes}

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from evalharness import api
 from evalharness.errors import ConfigError
+from evalharness.results.schema import SCHEMA_VERSION
 from evalharness.results.manifest import (
     ManifestError, RunManifest, load_manifest, parse_manifest, read_manifest, write_manifest,
 )
@@ -45,7 +46,7 @@ def test_a_real_runs_manifest_is_typed(tmp_path):
                                    "cases: [{id: a, input: q, output: a}]\n")
     result = api.run(s, targets=["recorded"], out=tmp_path / "r", cache=False)
     m = api.load_run(result.run_dir).manifest
-    assert m.schema_version == 2 and m.status == "complete" and m.counts["responses"] == 1
+    assert m.schema_version == SCHEMA_VERSION == 3 and m.status == "complete" and m.counts["responses"] == 1
     assert m.suites[0].path == str(s.resolve()) and m.options["paths"] == [str(s.resolve())]
     assert isinstance(m.cli_args, list) and all(isinstance(a, str) for a in m.cli_args)
     assert isinstance(m.timing, dict) and m.gate is not None

@@ -91,7 +91,12 @@ def test_right_size_names_cheapest_target_meeting_bar(monkeypatch, ui_runs):
     at.selectbox(key="rs_cost").set_value("tokens").run()
     at.number_input(key="rs_bar").set_value(0.5).run()
     assert not at.exception
-    route = at.dataframe[0].value.set_index("scope")
+    route = at.dataframe[-1].value.set_index("scope")  # the routing table is the page's last table
+    verdict = (json.loads((run / "run.json").read_text()).get("right_size") or {}).get("verdict")
+    if verdict:  # the run's own gate verdict comes first, one row per category, as run.json holds it
+        shown = at.dataframe[0].value
+        assert list(shown["category"]) == [v["category"] for v in verdict]
+        assert list(shown["right size"]) == [v["target"] or "none" for v in verdict]
     t = truth(run)
     t["tokens"] = t["input_tokens"].fillna(0) + t["output_tokens"].fillna(0)
     ex = t.explode("tags")

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalharness.scorers.base import Sample
 from evalharness.scorers.bind import bind
@@ -185,29 +186,44 @@ def test_fast():
 
 # --- agreement with people on real model output -----------------------------------------------
 
-# Issue 18 asked for >= 0.93 here. Measured when this was written: 0.914 on these 975 rows (0.921 on all
-# 2,250 XSTest v2 completions), so the target is NOT met; the floor below guards what was reached, with
-# a small margin, and the baseline comparisons are strict.
+# Issue 18 asked for >= 0.93 on all 2,250 XSTest v2 completions. Measured when this was written (see
+# benchmarks/README.md): rules alone 0.923 on all 2,250, rules told the prompt 0.932; on these shipped
+# held-apart rows 0.914 and 0.917. The floors guard what was reached, with a small margin; the
+# baseline comparisons are strict.
 HELD_APART_FLOOR = 0.905
 
 
-def test_held_apart_accuracy_floor():
+def _rules(text, _prompt=None):
+    return detect_refusal(text)[0]
+
+
+def _rules_prompt(text, prompt=None):
+    return detect_refusal(text, prompt)[0]
+
+
+def _strmatch(ev):
+    return lambda text, _prompt=None: ev.strmatch(text)
+
+
+@pytest.mark.parametrize("predict", [_rules, _rules_prompt], ids=["rules", "rules+prompt"])
+def test_held_apart_accuracy_floor(predict):
     """Every `test` row of benchmarks/data/refusal (XSTest v2 human labels on five chat models, and the
-    SmolLM2 test split): accuracy at least the recorded floor and never below XSTest's own string-match
-    classifier."""
+    test splits of the own-labelled sources): accuracy at least the recorded floor and never below
+    XSTest's own string-match classifier."""
     ev = _eval_module()
     rows = ev.held_apart(ev.load_sources())
-    assert len(rows) >= 700
-    new = ev.metrics(rows, refused)
-    base = ev.metrics(rows, ev.strmatch)
+    assert len(rows) >= 1000
+    new = ev.metrics(rows, predict)
+    base = ev.metrics(rows, _strmatch(ev))
     assert new["acc"] >= HELD_APART_FLOOR, new
     assert new["acc"] >= base["acc"], (new, base)
     assert new["f1"] >= base["f1"], (new, base)
 
 
-def test_each_xstest_model_at_least_the_string_match_baseline():
+@pytest.mark.parametrize("predict", [_rules, _rules_prompt], ids=["rules", "rules+prompt"])
+def test_each_xstest_model_at_least_the_string_match_baseline(predict):
     ev = _eval_module()
     for name, _split, rows in ev.load_sources():
         if name.startswith("xstest_v2"):
-            new, base = ev.metrics(rows, refused), ev.metrics(rows, ev.strmatch)
+            new, base = ev.metrics(rows, predict), ev.metrics(rows, _strmatch(ev))
             assert new["acc"] >= base["acc"] - 0.02, (name, new, base)

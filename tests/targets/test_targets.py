@@ -6,14 +6,19 @@ from evalharness.errors import ConfigError
 from evalharness.lifecycle.configure import load_targets, resolve_targets
 from evalharness.lifecycle.options import RunOptions
 from evalharness.targets.config import TargetConfig, redact_url
-from evalharness.targets.kinds import LOCAL_MODEL_NAME, LocalTarget
+from evalharness.targets.kinds import LOCAL_MODEL_NAME, SMOL_MODEL_NAME, LocalTarget
 from evalharness.targets.serve import ServeError, ServeSpec, llamacpp_command, vllm_command
 from tests.conftest import write
 
 
-def test_default_target_is_embedded_local_model():
-    (t,) = resolve_targets(RunOptions(paths=["s"]))
-    assert t.name == "local" and isinstance(t.kind, LocalTarget) and t.config.model == LOCAL_MODEL_NAME
+def test_default_target_is_both_embedded_models_smallest_first():
+    for opts in (RunOptions(paths=["s"]), RunOptions(paths=["s"], target_names=["local"])):
+        smol, gemma = resolve_targets(opts)
+        assert (smol.name, smol.config.model, smol.config.size) == ("local-smol", SMOL_MODEL_NAME, "135M")
+        assert (gemma.name, gemma.config.model, gemma.config.size) == ("local-gemma", LOCAL_MODEL_NAME, "270M")
+        assert isinstance(smol.kind, LocalTarget) and smol.kind.which == "smol" and gemma.kind.which == "gemma"
+    (only,) = resolve_targets(RunOptions(paths=["s"], target_names=["local-gemma"]))
+    assert only.name == "local-gemma"
 
 
 def test_targets_file_errors_have_lines(tmp_path):
@@ -73,3 +78,16 @@ def test_serve_spec_parsing():
             ServeSpec.parse(bad)
     with pytest.raises(ServeError, match="not found"):
         ServeSpec.parse("llamacpp:/nonexistent/x.gguf").check()
+
+
+def test_targets_file_tokenizer_is_relative_to_the_file(tmp_path, monkeypatch):
+    p = write(tmp_path / "conf" / "t.yaml", "targets:\n  - {name: a, base_url: 'http://127.0.0.1:1/v1', model: m, "
+              "tokenizer: tok, size: 7B}\n  - {name: b, base_url: 'http://127.0.0.1:1/v1', model: m, tokenizer: /abs/tok}\n")
+    monkeypatch.chdir(tmp_path)
+    got = load_targets(p)
+    assert got["a"].tokenizer == str((tmp_path / "conf" / "tok").resolve()) and got["a"].size == "7B"
+    assert got["b"].tokenizer == "/abs/tok"
+    bad = write(tmp_path / "bad.yaml", "targets:\n  - {name: a, base_url: 'http://127.0.0.1:1/v1', model: m, size: huge}\n")
+    with pytest.raises(ConfigError) as e:
+        load_targets(bad)
+    assert "targets[0].size" in str(e.value.problems[0])
