@@ -18,19 +18,15 @@ either one firing fails the text (value 0).
 
 from __future__ import annotations
 
-import gzip
-import json
-import math
 import re
-from collections import Counter
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from pydantic import Field
 
 from evalharness.scorers.base import Sample, Score, ScorerArgs, scorer
 from evalharness.scorers.injection import InjectionArgs, injection_score
+from evalharness.scorers.linear_text import read_data_bundle, sigmoid, tfidf_dot, word_ngrams
 
 MODEL_FILE = "injection_model.json.gz"
 _HEURISTIC_CUT = InjectionArgs.model_fields["sensitivity"].default  # the `injection` scorer's default
@@ -38,13 +34,7 @@ FORMAT = "evalharness-injection-tfidf-lr/1"
 _WORD_CACHE = 50_000  # distinct words whose known char n-grams are cached (about 10 MB at most)
 
 
-def _word_ngrams(tokens: list[str], lo: int, hi: int) -> list[str]:
-    """scikit-learn's `_word_ngrams` without stop words."""
-    out = list(tokens) if lo == 1 else []
-    n_tokens = len(tokens)
-    for n in range(max(lo, 2), min(hi, n_tokens) + 1):
-        out.extend(" ".join(tokens[i:i + n]) for i in range(n_tokens - n + 1))
-    return out
+_word_ngrams = word_ngrams  # the name the tests and the trainer know
 
 
 def _char_wb_word(word: str, lo: int, hi: int) -> list[str]:
@@ -96,16 +86,7 @@ class _Block:
 
     def contribution(self, grams: list[str]) -> float:
         """dot(l2_normalise(tfidf(grams)), coef): n-grams outside the table weigh nothing."""
-        table = self.table
-        dot = sq = 0.0
-        for term, count in Counter(grams).items():
-            entry = table.get(term)
-            if entry is None:
-                continue
-            weight = (1.0 + math.log(count)) * entry[0]  # sublinear tf times idf
-            dot += weight * entry[1]
-            sq += weight * weight
-        return dot / math.sqrt(sq) if sq > 0.0 else 0.0
+        return tfidf_dot(grams, self.table)
 
 
 class InjectionModel:
@@ -136,17 +117,9 @@ class InjectionModel:
         return len(self.word.table) + len(self.char.table)
 
 
-def sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 def read_bundle() -> dict[str, Any]:
     """The shipped model file, read through importlib.resources (works from a wheel or a zip)."""
-    data = resources.files("evalharness.scorers").joinpath("data", MODEL_FILE).read_bytes()
-    return json.loads(gzip.decompress(data))
+    return read_data_bundle(MODEL_FILE)
 
 
 @lru_cache(maxsize=1)

@@ -17,15 +17,11 @@ more precision).
 
 from __future__ import annotations
 
-import gzip
-import json
-import math
 import re
-from collections import Counter
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Literal
 
+from evalharness.scorers.linear_text import read_data_bundle, sigmoid, tfidf_dot, word_ngrams
 from evalharness.scorers.refusal import detect_refusal, normalise
 
 __all__ = ["FORMAT", "MODEL_FILE", "Method", "RefusalModel", "detect", "load_model", "prepare", "read_bundle"]
@@ -41,14 +37,6 @@ def prepare(text: str, chars: int) -> str:
     """The text one block sees: NFKC + straight quotes (as the rules see it), lower case, the first
     `chars` characters. The trainer calls this too, so training and inference read the same string."""
     return normalise((text or "")[:_MAX_INPUT]).lower()[:chars]
-
-
-def word_ngrams(tokens: list[str], lo: int, hi: int) -> list[str]:
-    """scikit-learn's word n-grams (no stop words): all n from lo to hi, joined by one space."""
-    out = list(tokens) if lo == 1 else []
-    for n in range(max(lo, 2), min(hi, len(tokens)) + 1):
-        out.extend(" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
-    return out
 
 
 class _Block:
@@ -69,16 +57,7 @@ class _Block:
 
     def contribution(self, text: str) -> float:
         """dot(l2_normalise(tfidf(ngrams)), coef): n-grams outside the vocabulary weigh nothing."""
-        grams = word_ngrams(self.token_rx.findall(prepare(text, self.chars)), self.lo, self.hi)
-        dot = sq = 0.0
-        for term, count in Counter(grams).items():
-            entry = self.table.get(term)
-            if entry is None:
-                continue
-            weight = (1.0 + math.log(count)) * entry[0]  # sublinear tf times idf
-            dot += weight * entry[1]
-            sq += weight * weight
-        return dot / math.sqrt(sq) if sq > 0.0 else 0.0
+        return tfidf_dot(word_ngrams(self.token_rx.findall(prepare(text, self.chars)), self.lo, self.hi), self.table)
 
 
 class RefusalModel:
@@ -107,17 +86,9 @@ class RefusalModel:
         return sum(len(b.table) for b in self.blocks)
 
 
-def sigmoid(x: float) -> float:
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
 def read_bundle() -> dict[str, Any]:
     """The shipped model file, read through importlib.resources (works from a wheel or a zip)."""
-    data = resources.files("evalharness.scorers").joinpath("data", MODEL_FILE).read_bytes()
-    return json.loads(gzip.decompress(data))
+    return read_data_bundle(MODEL_FILE)
 
 
 @lru_cache(maxsize=1)
