@@ -115,7 +115,7 @@ def make_runs(root: Path) -> dict:
     targets = write(root / "targets.yaml", "targets:\n"
                     f"  - {{name: small, base_url: '{server.base_url}', model: small}}\n"
                     f"  - {{name: big, base_url: '{server.base_url}', model: big}}\n")
-    runs = []
+    runs, stdout = [], {}
     try:
         for i, (cap, total) in enumerate([("Paris", "5"), ("Lyon", "4")]):
             d = root / f"suites{i}"
@@ -126,10 +126,11 @@ def make_runs(root: Path) -> dict:
             assert r.returncode in (0, 1), r.stdout + r.stderr
             new = sorted(p for p in reports.iterdir() if p.is_dir() and p not in runs)
             runs.extend(new)
+            stdout.update({p: r.stdout for p in new})
     finally:
         server.stop()
     assert len(runs) == 2
-    return {"reports": reports, "runs": runs}
+    return {"reports": reports, "runs": runs, "stdout": stdout}
 
 
 @pytest.fixture(scope="session")

@@ -89,13 +89,16 @@ class RunResult:
     judges: dict = field(default_factory=dict)
     regressions: list = field(default_factory=list)  # compare.SuiteDelta against the baseline
     totals: Any = None  # request counters of the run (None for rescore and merge)
+    right_size: list = field(default_factory=list)  # per category, the smallest target meeting its gates (2+ targets)
+    routing_path: Path | None = None  # routing.yaml written from `right_size`
 
     @classmethod
     def from_outcome(cls, outcome) -> "RunResult":
         """From the engine's RunOutcome (run, rescore, merge, calibrate)."""
         return cls(Path(outcome.run_dir), int(outcome.exit_code), list(outcome.summary), list(outcome.checks),
                    list(outcome.messages), dict(outcome.judges or {}), list(outcome.regressions or []),
-                   outcome.totals)
+                   outcome.totals, list(getattr(outcome, "right_size", None) or []),
+                   getattr(outcome, "routing_path", None))
 
     @property
     def passed(self) -> bool:

@@ -4,8 +4,10 @@ The directory is one `AutoModelForSequenceClassification` can load (safetensors 
 `id2label`; `problem_type: multi_label_classification` scores each label with a sigmoid, anything
 else with a softmax over the labels). Nothing is downloaded: the path must be a local directory
 (resolved inside the suite root by suite/loader like every `suite_path` argument; a file in it that
-links outside it is refused), it is loaded with `local_files_only=True` and `trust_remote_code=False`,
-and `HF_HUB_OFFLINE=1` is set (unless set already) before transformers is first imported.
+links outside it is refused, but for a Hugging Face cache snapshot's links to its own `blobs/`), it is
+loaded with `local_files_only=True` and `trust_remote_code=False`, and `HF_HUB_OFFLINE=1` is set (unless
+set already) before transformers is first imported. Labels missing from config.json (transformers leaves
+the default LABEL_0, LABEL_1 out) are those defaults.
 
 Binding checks the directory's `config.json` (labels, problem type, that a label named in the suite
 exists, with did-you-mean) and then loads the model, once per process (cache keyed by the resolved
@@ -39,7 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from evalharness.scorers.base import Sample, Score, ScorerArgs, scorer
 from evalharness.scorers.bind import ScorerConfigError
@@ -67,6 +69,11 @@ class HFClassifierArgs(ScorerArgs):
     batch_wait_ms: float = Field(5.0, ge=0, le=1000, description="how long a batch waits to fill")
     max_length: int | None = Field(None, ge=1, le=1_000_000, description="tokens per text at most "
                                    "(default and upper bound: the model's own maximum)")
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _number_label(cls, v: Any) -> Any:  # `label: 1` in YAML: a label name, checked against id2label
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
 
 def _require_libraries() -> None:
@@ -97,6 +104,9 @@ def read_labels(path: Path) -> tuple[list[str], bool]:
     if not any((path / w).is_file() for w in WEIGHTS):
         raise ScorerConfigError("model", f"{path} has no weights ({', '.join(WEIGHTS)})")
     raw = cfg.get("id2label")
+    if raw is None:  # transformers (5) leaves the default LABEL_0..LABEL_{n-1} out of config.json
+        n = cfg.get("num_labels", cfg.get("_num_labels", 2))
+        raw = {i: f"LABEL_{i}" for i in range(n)} if isinstance(n, int) and 0 < n <= MAX_ENTRIES else {}
     try:
         pairs = sorted((int(k), v) for k, v in raw.items()) if isinstance(raw, dict) else []
     except (TypeError, ValueError):
@@ -116,12 +126,18 @@ def read_labels(path: Path) -> tuple[list[str], bool]:
 
 def _no_escaping_links(path: Path) -> None:
     """The suite root check covers the directory; a file in it that links elsewhere (a credentials file
-    named config.json) would be read too, and quoted in an error: refused."""
+    named config.json) would be read too, and quoted in an error: refused. One exception: a Hugging Face
+    cache snapshot (`models--org--name/snapshots/<rev>/`), whose files link to that repo's own `blobs/`."""
+    inside = [path]
+    blobs = path.parent.parent / "blobs"
+    if path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--") and \
+            blobs.is_dir() and not blobs.is_symlink():
+        inside.append(blobs)
     try:
         for n, entry in enumerate(path.iterdir()):
             if n >= MAX_ENTRIES:
                 raise ScorerConfigError("model", f"{path}: more than {MAX_ENTRIES} entries: not a model directory")
-            if entry.is_symlink() and not entry.resolve().is_relative_to(path):
+            if entry.is_symlink() and not any(entry.resolve().is_relative_to(d) for d in inside):
                 raise ScorerConfigError("model", f"{entry} links outside the model directory: copy the file in")
     except OSError as e:
         raise ScorerConfigError("model", f"{path}: cannot list: {e.strerror or e}") from None
@@ -130,7 +146,8 @@ def _no_escaping_links(path: Path) -> None:
 def check_label(label: str, labels: list[str]) -> int:
     if label in labels:
         return labels.index(label)
-    close = difflib.get_close_matches(label, labels, n=1, cutoff=0.5)
+    close = ([f"LABEL_{label}"] if f"LABEL_{label}" in labels else [l for l in labels if l.lower() == label.lower()]
+             or difflib.get_close_matches(label, labels, n=1, cutoff=0.5))  # `1` for LABEL_1, case, typos
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise ScorerConfigError("label", f"unknown label '{label}'{hint}; the model's labels: {', '.join(labels)}")
 
@@ -140,27 +157,52 @@ class Model:
 
     def __init__(self, path: Path, model: Any, tokenizer: Any, labels: list[str], multi: bool):
         self.path, self.model, self.tokenizer, self.labels, self.multi = path, model, tokenizer, labels, multi
-        self.limit = _max_length(tokenizer, model.config)
+        self.limit = _max_length(tokenizer, model.config, model)
+        pad, cfg_pad = getattr(tokenizer, "pad_token_id", None), getattr(model.config, "pad_token_id", None)
+        # padding is exact only when the model knows the tokenizer's pad id (a GPT-style head reads the last
+        # non-pad token); else each text goes alone, unpadded
+        self.pads = isinstance(pad, int) and cfg_pad in (None, pad)
         self.lock = threading.Lock()
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="hf-classifier")
         self.batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> {key: _Batcher}
         self.passes = 0  # forward passes run (tests and stats)
 
-    def forward(self, items: list[Item], max_length: int | None = None) -> list[list[float]]:
-        """Label probabilities of each item (a text, or a (premise, hypothesis) pair)."""
-        import torch
-
+    def forward(self, items: list[Item], max_length: int | None = None) -> list[Any]:
+        """Label probabilities of each item (a text, or a (premise, hypothesis) pair). One item's failure
+        raises; in a batch, a failed pass is run again item by item and an item that still fails gets its
+        exception in its place (one odd text, e.g. a BART one with an extra </s>, fails alone)."""
         pairs = [isinstance(i, tuple) for i in items]
         if any(pairs) and not all(pairs):  # one encoding per kind: a single text is not a pair with ""
             singles = iter(self.forward([i for i in items if isinstance(i, str)], max_length))
             doubles = iter(self.forward([i for i in items if isinstance(i, tuple)], max_length))
             return [next(doubles) if p else next(singles) for p in pairs]
+        if len(items) > 1:
+            if self.pads:
+                try:
+                    return self._run(items, max_length)
+                except Exception:  # noqa: BLE001, S110 - retried one by one below
+                    pass
+            out: list[Any] = []
+            for i in items:
+                try:
+                    out.append(self._run([i], max_length)[0])
+                except Exception as e:  # noqa: BLE001 - that item's error, not the batch's
+                    out.append(e)
+            return out
+        return self._run(items, max_length) if items else []
+
+    def _run(self, items: list[Item], max_length: int | None) -> list[list[float]]:
+        import torch
+
         n = min(self.limit, max_length or self.limit)
         cut = n * CHARS_PER_TOKEN
         first = [(i if isinstance(i, str) else i[0])[:cut] for i in items]
-        second = [i[1][:cut] for i in items] if any(pairs) else None
+        second = [i[1][:cut] for i in items] if isinstance(items[0], tuple) else None
         with self.lock, torch.inference_mode():
-            enc = self.tokenizer(first, second, truncation=True, max_length=n, padding=True, return_tensors="pt")
+            enc = self.tokenizer(first, second, truncation=True, max_length=n, padding=len(items) > 1,
+                                 padding_side="right", return_tensors="pt")  # left would shift an encoder's positions
+            if enc["input_ids"].shape[-1] == 0:
+                raise ValueError("the text has no tokens for this model's tokenizer (empty)")
             logits = self.model(**enc).logits.float()
             probs = torch.sigmoid(logits) if self.multi else torch.softmax(logits, dim=-1)
             self.passes += 1
@@ -226,15 +268,22 @@ class _Batcher:
                 fut.cancel()
             elif exc is not None:
                 fut.set_exception(exc)
+            elif isinstance(r := task.result()[k], BaseException):
+                fut.set_exception(r)
             else:
-                fut.set_result(task.result()[k])
+                fut.set_result(r)
         if self.pending and not self.running:
             self._flush()
 
 
-def _max_length(tokenizer: Any, config: Any) -> int:
-    """The most tokens the model takes: the tokenizer's model_max_length and the position table."""
+def _max_length(tokenizer: Any, config: Any, model: Any = None) -> int:
+    """The most tokens the model takes: the tokenizer's model_max_length and the position table (a
+    table with a padding row numbers positions after it: RoBERTa, MPNet, XLM-R... 514 rows for 512)."""
     out = []
+    for name, mod in model.named_modules() if model is not None else ():
+        rows, pad = getattr(mod, "num_embeddings", None), getattr(mod, "padding_idx", None)
+        if name.endswith("position_embeddings") and isinstance(rows, int) and isinstance(pad, int):
+            out.append(max(1, rows - pad - 1))
     tml = getattr(tokenizer, "model_max_length", None)
     if isinstance(tml, int) and 0 < tml <= 1_000_000:  # unset is a huge sentinel
         out.append(tml)
@@ -268,14 +317,21 @@ def load(path: Path) -> Model:
         transformers.logging.disable_progress_bar()
         opts = {"local_files_only": True, "trust_remote_code": False}
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path), **opts)
+            # the model first: a directory that is not a text classifier (a ViT) says so, not "no tokenizer"
             model, info = AutoModelForSequenceClassification.from_pretrained(str(path), output_loading_info=True, **opts)
+            tokenizer = AutoTokenizer.from_pretrained(str(path), **opts)
         except Exception as e:  # noqa: BLE001 - a broken directory is the suite's problem, not a crash
             raise ScorerConfigError("model", f"cannot load {path}: {type(e).__name__}: {str(e)[:300]}") from None
         missing = list(info.get("missing_keys") or ())
         if missing:
             raise ScorerConfigError("model", f"{path}: weights missing from the files ({', '.join(sorted(missing)[:4])}): "
                                              "the classification head would be random; use a fine-tuned classifier")
+        if len(tokenizer) <= len(set(tokenizer.all_special_ids)):
+            raise ScorerConfigError("model", f"{path}: the tokenizer has no vocabulary (only special tokens): the "
+                                             "directory is missing its tokenizer files (tokenizer.json, vocab.txt...)")
+        if getattr(model.config, "num_labels", len(labels)) != len(labels):
+            raise ScorerConfigError("model", f"{path}: the model has {model.config.num_labels} outputs for "
+                                             f"{len(labels)} labels in config.json")
         model.eval()
         hit = _MODELS[path] = Model(path, model, tokenizer, labels, multi)
         return hit

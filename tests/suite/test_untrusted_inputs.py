@@ -92,7 +92,10 @@ cases:
 
 def test_yaml_nesting_and_recursive_alias_are_problems_not_crashes(tmp_path, cli):
     deep = write(tmp_path / "deep.yaml", HEAD.format(name="deep") + "x: " + "[" * 100_000 + "]" * 100_000 + "\n")
-    refused(cli("validate", str(deep)), f"{deep}:4: nested over 100 levels deep")  # was a segmentation fault
+    r = cli("validate", str(deep))  # was a segmentation fault
+    refused(r, f"{deep}:4: ")
+    # our own bound, or PyYAML's (6.0.4 stops at its own depth limit first): either way a problem at the line
+    assert "nested over 100 levels deep" in r.stderr or "exceeded maximum nesting depth" in r.stderr, r.stderr
     loop = write(tmp_path / "loop.yaml", HEAD.format(name="loop") + "x: &x [*x]\ncases: [{id: a, input: q}]\n")
     refused(cli("validate", str(loop)), f"{loop}:4: alias *x is inside the value it names")  # was RecursionError
 

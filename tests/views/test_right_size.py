@@ -96,3 +96,7 @@ def test_a_run_of_two_targets_writes_its_verdict_and_routing_table(ui_runs):
         scores = pd.read_parquet(run / "scores.parquet")
         rate = scores[scores.suite == "qa"].groupby(["target", "case_id"])["passed"].all().groupby("target").mean()
         assert passing == [t for t in ("small", "big") if rate[t] >= 0.5]
+        # and the end of `evalharness run` says it: the verdict per category, then where the table is
+        out = ui_runs["stdout"][run]
+        assert "right size (per category" in out and f"routing table: {run / 'routing.yaml'}" in out
+        assert ("accuracy       " + (verdict["accuracy"]["target"] or "none meets the bar")) in out
