@@ -160,6 +160,86 @@ def process_results(metric_fn: Any, metric: str, kwargs: dict, gold: Any, result
     return float(value[metric] if isinstance(value, dict) else value)
 
 
+class NotMappable(ValueError):
+    """A task config or document the bridge cannot score as lm-eval does; the message says why."""
+
+
+EM_OPTIONS = ("regexes_to_ignore", "ignore_case", "ignore_punctuation", "ignore_numbers")
+DEFAULT_FILTERS = [{"name": "none", "filter": [{"function": "take_first"}]}]
+
+
+def scorer_specs(config: Any, chosen: str | None) -> list[dict]:
+    """The `lm_eval_match` scorers for a generate_until task's config (lm-eval's TaskConfig), one per
+    (metric, filter pipeline) as lm-eval reports them (`metric,filter`); the `chosen` filter (default the
+    first) with the first metric decides, the others are metric_only. As in lm-eval, a metric or a filter
+    name listed twice is one, at its first place, with its last entry; an empty list scores nothing and is
+    refused. NotMappable for what cannot be scored per response as lm-eval does."""
+    metrics = config.metric_list if config.metric_list is not None else [{"metric": "exact_match"}]
+    pipelines = config.filter_list if config.filter_list is not None else DEFAULT_FILTERS
+    if not metrics or not pipelines:
+        raise NotMappable("an empty metric_list or filter_list: lm-eval scores nothing")
+    pipelines = list({str(p.get("name")): p for p in pipelines}.values())
+    names = [str(p.get("name")) for p in pipelines]
+    if chosen is not None and chosen not in names:
+        raise NotMappable(f"filter {chosen!r} is not in the task's filter_list ({', '.join(names)})")
+    chosen = chosen if chosen is not None else names[0]
+    out = []
+    for m_i, m in enumerate({str(m.get("metric")): m for m in metrics}.values()):
+        name = m.get("metric")
+        if name != "exact_match":
+            raise NotMappable(f"metric {name!r}: only exact_match (per document, mean) can be scored per response; "
+                              "corpus-level metrics (bleu, chrf, ter, f1, mcc) cannot")
+        if m.get("hf_evaluate") or m.get("aggregation", "mean") != "mean":
+            raise NotMappable("exact_match: hf_evaluate and aggregations other than mean are not supported")
+        extra = set(m) - {"metric", "aggregation", "higher_is_better", *EM_OPTIONS}
+        if extra:
+            raise NotMappable(f"exact_match options {sorted(extra)}: lm-eval's exact_match does not take them")
+        options = {k: m[k] for k in EM_OPTIONS if m.get(k) is not None}
+        if isinstance(options.get("regexes_to_ignore"), str):
+            raise NotMappable("exact_match: regexes_to_ignore must be a list")
+        for pipe, pname in zip(pipelines, names):
+            steps = []
+            for step in pipe.get("filter") or []:
+                if not isinstance(step, dict) or not isinstance(step.get("function"), str):
+                    raise NotMappable(f"filter {pname!r}: each step needs a `function` name")
+                if step["function"] in REFUSED_FILTERS:
+                    raise NotMappable(f"filter {pname!r}: the `{step['function']}` filter "
+                                      f"{REFUSED_FILTERS[step['function']].removeprefix('it ')}")
+                if step["function"] in ("majority_vote", "take_first_k") and (config.repeats or 1) > 1:
+                    raise NotMappable(f"filter {pname!r}: {step['function']} combines the task's {config.repeats} "
+                                      "repeats; the bridge sends one request per document")
+                steps.append({"function": step["function"], "kwargs": {k: v for k, v in step.items() if k != "function"}})
+            out.append({"type": "lm_eval_match", "name": f"{name},{pname}", "filter_name": pname, "filter": steps,
+                        "metric": name, **options, "metric_only": not (m_i == 0 and pname == chosen)})
+    return out
+
+
+def lm_eval_gold(task: Any, doc: dict) -> tuple[str | list[str], bool]:
+    """lm-eval's gold for a `generate_until` document and whether it is a multiple target, as
+    ConfigurableTask.process_results (0.4.13) computes it: with doc_to_choice the target indexes the choices;
+    else with multiple_target (decided by the FIRST document's target being a list) `list(gold)`, so a
+    plain string target of a later document becomes its characters, as in lm-eval; else the gold as text.
+    NotMappable when lm-eval itself would fail on the document, or the gold cannot be one of texts."""
+    gold = task.doc_to_target(doc)
+    multiple = bool(task.multiple_target)
+    if task.config.doc_to_choice is not None:
+        choices = task.doc_to_choice(doc)
+        if not isinstance(choices, list) or not isinstance(gold, int) or not -len(choices) <= gold < len(choices):
+            raise NotMappable(f"doc_to_target gave {gold!r}: with doc_to_choice it must be the index of one of the "
+                              f"{len(choices) if isinstance(choices, list) else 0} choices (lm-eval takes choices[target])")
+        gold = choices[gold]
+        return ([str(gold)], True) if multiple else (str(gold), False)
+    if not multiple:
+        return str(gold), False
+    if not isinstance(gold, (str, list, tuple)):
+        raise NotMappable(f"doc_to_target gave {gold!r} for a multiple-target task (the first document's target is a "
+                          "list): lm-eval fails on it")
+    if gold and not any(isinstance(g, str) for g in gold):  # numpy keeps them numbers: never equal to the text
+        raise NotMappable(f"doc_to_target gave {gold!r}: multiple targets must be texts (lm-eval compares numbers to "
+                          "the response as numbers, never equal)")
+    return [str(g) for g in gold], True  # with one text among them, numpy compares them all as text
+
+
 @scorer(name="lm_eval_match",
         description="Scores the response exactly as lm-eval does: the task's filter pipeline and metric (exact_match "
                     "with its options), run by lm-eval's own code.",

@@ -16,8 +16,9 @@ by the `choice` scorer. Anything else is a configuration error.
 
 Trust: task files are untrusted like suites. They are read with a safe YAML loader (`!function`, i.e.
 Python code, is refused), every path (`include_path`, `include:`, `data_files`) stays inside the suite
-root, datasets are local files only (`json`, `csv`, `parquet`, `text`), and lm-eval's jinja2 templates
-render in evalharness's bounded sandbox.
+root, datasets are local files only (`json`, `csv`, `parquet`, `text`; a relative `data_files` path is next
+to the task file, else in the suite's folder, where lm-eval run from there reads it), and lm-eval's jinja2
+templates render in evalharness's bounded sandbox. One task per suite: a group or a tag is refused.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def lmeval_cases(path: Path, src, spec, problems: list[Problem], hasher) -> list
     root = src.root or path.parent
     try:
         config, task_file = _task_config(spec, path.parent, root, src, hasher)
-        task = _build_task(config, spec)
+        task = _build_task(config, spec, task_file)
         return _cases(task, spec, task_file, config)
     except TaskProblem as e:
         problems.append(Problem(e.file, e.line, "lm_eval" if e.file == src.file else "", e.message))
@@ -122,13 +123,13 @@ def _task_config(spec, base: Path, root: Path, src, hasher) -> tuple[dict, Path]
             raise TaskProblem(src.file, src.line(("lm_eval", "task")), f"task file {task_file} resolves outside the "
                                                                          f"suite root {root}")
     config = _read_task(task_file, root, set(), hasher)
-    config = _local_data(config, task_file, root, hasher)
+    config = _local_data(config, task_file, base, root, hasher)
     return config, task_file
 
 
 def _find_task(name: str, inc_dir: Path, src) -> Path:
     files = sorted([*inc_dir.rglob("*.yaml"), *inc_dir.rglob("*.yml")])[:MAX_TASK_FILES]
-    known = []
+    known, groups = [], {}
     named = re.compile(rf"(?m)^task:\s*['\"]?{re.escape(name)}['\"]?\s*$")
     for f in files:
         try:
@@ -144,9 +145,21 @@ def _find_task(name: str, inc_dir: Path, src) -> Path:
             known.append(data["task"])
             if data["task"] == name:
                 return f
+        for tag in _as_list(data.get("tag") if isinstance(data, dict) else None):  # a tag names the tasks it is on
+            groups.setdefault(str(tag), []).append(str(data.get("task")))
+        if isinstance(data, dict) and data.get("group") == name:
+            groups.setdefault(name, []).extend(str(t.get("task") if isinstance(t, dict) else t)
+                                               for t in _as_list(data.get("task")))
+    if name in groups:
+        raise TaskProblem(src.file, src.line(("lm_eval", "task")), f"{name!r} is a group or tag of tasks "
+                          f"({', '.join(groups[name])}): the bridge runs one task; give one suite per task")
     raise TaskProblem(src.file, src.line(("lm_eval", "task")),
                       f"task {name!r} is not defined under {inc_dir} (tasks there: {', '.join(known) or 'none'}); "
                       "tasks from lm-eval's own catalogue need the network and are not loaded")
+
+
+def _as_list(v: Any) -> list:
+    return v if isinstance(v, list) else [] if v is None else [v]
 
 
 def _read_task(file: Path, root: Path, seen: set[Path], hasher) -> dict:
@@ -178,8 +191,11 @@ def _read_task(file: Path, root: Path, seen: set[Path], hasher) -> dict:
     return {**merged, **data}
 
 
-def _local_data(config: dict, task_file: Path, root: Path, hasher) -> dict:
+def _local_data(config: dict, task_file: Path, base: Path, root: Path, hasher) -> dict:
     text = task_file.read_text("utf-8")
+    if "group" in config or isinstance(config.get("task"), list):
+        raise TaskProblem(str(task_file), _line_of(text, "group") or _line_of(text, "task"), "a group of tasks (or a "
+                          "task list): the bridge runs one task; give one suite per task")
     if config.get("dataset_path") not in LOCAL_LOADERS:
         raise TaskProblem(str(task_file), _line_of(text, "dataset_path"),
                           f"dataset_path {config.get('dataset_path')!r}: only local files can be read "
@@ -201,6 +217,8 @@ def _local_data(config: dict, task_file: Path, root: Path, hasher) -> dict:
         if not isinstance(v, str) or "://" in v:
             raise TaskProblem(str(task_file), _line_of(text, "data_files"), f"data_files: {v!r} must be a local path")
         resolved, why = resolve_path(v, task_file.parent, root)
+        if not why and not resolved.is_file() and task_file.parent != base:  # lm-eval reads it relative to its
+            resolved, why = resolve_path(v, base, root)  # working directory: here, the suite's folder
         if why or not resolved.is_file():
             raise TaskProblem(str(task_file), _line_of(text, "data_files"), f"data_files: {why or f'{resolved} not found'}")
         hasher.update(resolved.read_bytes())
@@ -250,33 +268,28 @@ def _sandbox_lm_eval_templates() -> None:
 _BUDGET: list = []  # the RenderBudget of the task being built (all its renders share it)
 
 
-def _build_task(config: dict, spec):
+def _build_task(config: dict, spec, task_file: Path):
     import contextlib
     import io
 
-    with contextlib.redirect_stderr(io.StringIO()):  # lm-eval's and datasets' progress bars
-        return _build_task_quietly(config, spec)
-
-
-def _build_task_quietly(config: dict, spec):
     from evalharness.suite.render import RenderBudget
 
     _sandbox_lm_eval_templates()
     _BUDGET[:] = [RenderBudget()]
     try:
-        return _load_and_build(config, spec)
+        with contextlib.redirect_stderr(io.StringIO()):  # lm-eval's and datasets' progress bars
+            return _load_and_build(config, spec, str(task_file))
     finally:
         _BUDGET.clear()
 
 
-def _load_and_build(config: dict, spec):
+def _load_and_build(config: dict, spec, file: str):
     import logging
 
     for name in ("lm-eval", "lm_eval"):
         logging.getLogger(name).setLevel(logging.ERROR)
     from lm_eval.tasks import TaskManager
 
-    file = str(config.get("task"))
     try:
         tm = TaskManager(include_defaults=False, verbosity="ERROR")
         tasks = tm.load([config])["tasks"]
@@ -291,7 +304,7 @@ def _load_and_build(config: dict, spec):
     except TaskProblem:
         raise
     except Exception as e:  # noqa: BLE001 - lm-eval and datasets raise anything on a bad task
-        raise TaskProblem(file, None, f"lm-eval could not build task {file!r}: {type(e).__name__}: {e}") from None
+        raise TaskProblem(file, None, f"lm-eval could not build task {config.get('task')!r}: {type(e).__name__}: {e}") from None
     return task
 
 
@@ -308,13 +321,18 @@ def _payload_params(gen_kwargs: dict) -> dict:
     max_tokens = kw.pop("max_tokens") if "max_tokens" in kw else kw.pop("max_gen_toks", 256)
     temperature = kw.pop("temperature", 0)
     until = kw.pop("until", None)
-    stop = [until] if isinstance(until, str) else list(until or [])
+    stop = [until] if isinstance(until, str) else until if isinstance(until, list) else []
+    if until is not None and not (isinstance(until, (str, list)) and all(isinstance(u, str) for u in stop)):
+        from evalharness.scorers.lm_eval_metric import NotMappable
+
+        raise NotMappable(f"generation_kwargs.until {until!r}: must be a string or a list of strings")
     return {"max_tokens": max_tokens, "temperature": temperature, "stop": stop[:4], "seed": SEED, **kw}
 
 
 # ---- requests → cases ----
 
 def _cases(task, spec, task_file: Path, config: dict) -> list:
+    from evalharness.scorers.lm_eval_metric import NotMappable, scorer_specs
     from evalharness.suite.yamlsrc import Located
 
     out_type = task.OUTPUT_TYPE
@@ -324,31 +342,31 @@ def _cases(task, spec, task_file: Path, config: dict) -> list:
     for inst in task.instances:
         by_doc.setdefault(inst.doc_id, []).append(inst)
     if out_type == "generate_until":
-        specs = _scorer_specs(task, spec, file)
+        try:
+            specs = scorer_specs(task.config, spec.filter)
+        except NotMappable as e:
+            raise TaskProblem(file, None, str(e)) from None
     elif out_type == "multiple_choice":
         if task.get_config("num_fewshot"):
             raise TaskProblem(file, None, "multiple_choice with num_fewshot > 0: the few-shot answers are choice "
                                           "texts, not letters; use num_fewshot: 0 for the generative mapping")
+        if task.multiple_input:
+            raise TaskProblem(file, None, "multiple_choice with several inputs (doc_to_text gives the index of the "
+                                          "right context, as in winogrande): the choices are not answers; not supported")
         specs = []
     else:
         raise TaskProblem(file, None, f"output_type {out_type!r}: only generate_until and multiple_choice can be "
                                       "asked of a chat endpoint")
     out = []
     for doc_id in sorted(by_doc):
-        insts = sorted(by_doc[doc_id], key=lambda i: i.idx)
-        doc = insts[0].doc
-        messages = json.loads(insts[0].args[0])
-        base = {"id": f"doc-{doc_id}", "metadata": {"lm_eval_task": task.task_name, "doc_id": doc_id}}
-        if out_type == "generate_until":
-            gold, multiple = _gold(task, doc, file)
-            choices = doc.get("choices") if isinstance(doc, dict) else None
-            extra = {"choices": [str(c) for c in choices]} if isinstance(choices, list) and any(
-                st["function"] == "multi_choice_regex" for sp in specs for st in sp["filter"]) else {}
-            scorers = [{**sp, "target": gold, "multiple_target": multiple, **extra} for sp in specs]
-            data = {**base, "messages": messages, "expected": gold,
-                    "params": _payload_params(insts[0].args[1]), "scorers": scorers}
-        else:
-            data = {**base, **_mc_case(task, doc, messages, file)}
+        try:  # lm-eval's doc_to_target & co. on each document: any failure is the task's problem, named
+            data = _doc_case(task, doc_id, sorted(by_doc[doc_id], key=lambda i: i.idx), specs, file)
+        except TaskProblem as e:
+            raise TaskProblem(e.file, e.line, f"document {doc_id}: {e.message}") from None
+        except NotMappable as e:
+            raise TaskProblem(file, None, f"document {doc_id}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - lm-eval and the task's templates raise anything on a bad document
+            raise TaskProblem(file, None, f"document {doc_id}: {type(e).__name__}: {e}") from None
         loc_src.lines[("doc", doc_id)] = None
         out.append((loc_src, ("doc", doc_id), data, f"{file}:doc {doc_id}"))
     if not out:
@@ -356,71 +374,20 @@ def _cases(task, spec, task_file: Path, config: dict) -> list:
     return out
 
 
-def _targets(task, doc: dict, file: str) -> list[str]:
-    """lm-eval's gold for a generate_until document (ConfigurableTask.process_results)."""
-    gold = task.doc_to_target(doc)
-    if task.config.doc_to_choice is not None:
-        choices = task.doc_to_choice(doc)
-        gold = choices[gold]
-    if isinstance(gold, list):
-        return [str(g) for g in gold]
-    if not isinstance(gold, (str, int, float)):
-        raise TaskProblem(file, None, f"doc_to_target gave {type(gold).__name__}, not text")
-    return [str(gold)]
+def _doc_case(task, doc_id: int, insts: list, specs: list[dict], file: str) -> dict:
+    from evalharness.scorers.lm_eval_metric import lm_eval_gold
 
-
-EM_OPTIONS = ("regexes_to_ignore", "ignore_case", "ignore_punctuation", "ignore_numbers")
-
-
-def _scorer_specs(task, spec, file: str) -> list[dict]:
-    """One `lm_eval_match` scorer per (metric, filter pipeline) of the task, as lm-eval reports them
-    (`metric,filter`); the chosen filter (`lm_eval.filter`, default the first) with the first metric decides,
-    the others are metric_only. The filter steps and metric options are passed on as data."""
-    metrics = task.config.metric_list or [{"metric": "exact_match"}]
-    pipelines = task.config.filter_list or [{"name": "none", "filter": [{"function": "take_first"}]}]
-    names = [str(p.get("name")) for p in pipelines]
-    if spec.filter is not None and spec.filter not in names:
-        raise TaskProblem(file, None, f"filter {spec.filter!r} is not in the task's filter_list ({', '.join(names)})")
-    chosen = spec.filter if spec.filter is not None else names[0]
-    out = []
-    for m_i, m in enumerate(metrics):
-        name = m.get("metric")
-        if name != "exact_match":
-            raise TaskProblem(file, None, f"metric {name!r}: only exact_match (per document, mean) can be scored per "
-                                          "response; corpus-level metrics (bleu, chrf, ter, f1, mcc) cannot")
-        if m.get("hf_evaluate") or m.get("aggregation", "mean") != "mean":
-            raise TaskProblem(file, None, "exact_match: hf_evaluate and aggregations other than mean are not supported")
-        extra = set(m) - {"metric", "aggregation", "higher_is_better", *EM_OPTIONS}
-        if extra:
-            raise TaskProblem(file, None, f"exact_match options {sorted(extra)}: lm-eval's exact_match does not take them")
-        options = {k: m[k] for k in EM_OPTIONS if m.get(k) is not None}
-        if isinstance(options.get("regexes_to_ignore"), str):
-            raise TaskProblem(file, None, "exact_match: regexes_to_ignore must be a list")
-        for pipe, pname in zip(pipelines, names):
-            steps = []
-            for step in pipe.get("filter") or []:
-                if not isinstance(step, dict) or not isinstance(step.get("function"), str):
-                    raise TaskProblem(file, None, f"filter {pname!r}: each step needs a `function` name")
-                if step["function"] == "custom":
-                    raise TaskProblem(file, None, f"filter {pname!r}: the `custom` filter calls a Python function "
-                                                  "(`filter_fn`), which the bridge refuses")
-                steps.append({"function": step["function"], "kwargs": {k: v for k, v in step.items() if k != "function"}})
-            out.append({"type": "lm_eval_match", "name": f"{name},{pname}", "filter_name": pname, "filter": steps,
-                        "metric": name, **options, "metric_only": not (m_i == 0 and pname == chosen)})
-    return out
-
-
-def _gold(task, doc: dict, file: str) -> tuple[str | list[str], bool]:
-    """lm-eval's gold for the document, and its multiple_target (ConfigurableTask.process_results)."""
-    targets = _targets(task, doc, file)
-    multiple = bool(task.multiple_target)
-    if multiple:
-        return targets, True
-    gold = task.doc_to_target(doc)
-    if isinstance(gold, list) and task.config.doc_to_choice is None:
-        raise TaskProblem(file, None, "doc_to_target gave a list for one document but not for the first "
-                                      "(lm-eval decides multiple targets from the first document)")
-    return targets[0], False
+    doc, messages = insts[0].doc, json.loads(insts[0].args[0])
+    base = {"id": f"doc-{doc_id}", "metadata": {"lm_eval_task": task.task_name, "doc_id": doc_id}}
+    if task.OUTPUT_TYPE != "generate_until":
+        return {**base, **_mc_case(task, doc, messages, file)}
+    gold, multiple = lm_eval_gold(task, doc)
+    choices = doc.get("choices") if isinstance(doc, dict) else None
+    extra = {"choices": [str(c) for c in choices]} if isinstance(choices, list) and any(
+        st["function"] == "multi_choice_regex" for sp in specs for st in sp["filter"]) else {}
+    scorers = [{**sp, "target": gold, "multiple_target": multiple, **extra} for sp in specs]
+    return {**base, "messages": messages, "expected": gold, "params": _payload_params(insts[0].args[1]),
+            "scorers": scorers}
 
 
 def _mc_case(task, doc: dict, messages: list[dict], file: str) -> dict:

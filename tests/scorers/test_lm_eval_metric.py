@@ -60,6 +60,8 @@ def tasks(tmp_path_factory) -> Path:
     (d / "multi_gen.yaml").write_text(MULTI_TASK)
     (d / "multi.jsonl").write_text("".join(json.dumps(r) + "\n" for r in MULTI_DATA))
     (d / "suite_multi.yaml").write_text("name: multi\ncategory: accuracy\nlm_eval:\n  task: eh_multi\n  include_path: .\n")
+    for name in HELD_OUT:
+        (d / "held_out" / f"suite_{name}.yaml").write_text(f"name: {name}\ncategory: accuracy\nlm_eval:\n  task: {name}.yaml\n")
     return d
 
 
@@ -67,7 +69,8 @@ def lm_eval_task(folder: Path, file: str):
     """The task as lm-eval's own TaskManager builds it (no evalharness code involved)."""
     from lm_eval.tasks import TaskManager
 
-    config = yaml.safe_load((folder / file).read_text())
+    folder = (folder / file).parent
+    config = yaml.safe_load((folder / Path(file).name).read_text())
     if "include" in config:
         config = {**yaml.safe_load((folder / config.pop("include")).read_text()), **config}
     files = config["dataset_kwargs"]["data_files"]
@@ -97,8 +100,13 @@ def bridge_scores(case, response: str) -> dict[str, float]:
 
 CASES = [("suite_apples.yaml", "apples_gsm.yaml"), ("suite_words_first.yaml", "words_first.yaml"),
          ("suite_words.yaml", "words_gen.yaml"), ("suite_multi.yaml", "multi_gen.yaml")]
+# tasks written apart from the bridge (tests/suite/test_lmeval_held_out.py): jinja targets, multiple targets with a
+# plain-string exception (lm-eval's list(gold)), a metric and a filter listed twice, doc_to_choice with int targets
+HELD_OUT = ("ho_inc", "ho_multi_str", "ho_dup", "ho_jchoice")
+CASES += [(f"held_out/suite_{name}.yaml", f"held_out/{name}.yaml") for name in HELD_OUT]
 PIECES = st.sampled_from(["#### ", "The answer is ", "$", ",", ".", " ", "\n", "1", "7", "42", "1,350", "-", "İ",
-                          "Red", "blue", "GREEN", "fig", "apple", "Baltic", "word", "Word", "WORD!", "Sure: "])
+                          "Red", "blue", "GREEN", "fig", "apple", "Baltic", "word", "Word", "WORD!", "Sure: ",
+                          "Answer: ", "no", "(A)", "(B)", "moo", "Blue"])
 RESPONSE = st.lists(st.one_of(PIECES, st.text(max_size=3)), max_size=10).map("".join)
 
 

@@ -5,6 +5,7 @@ prints `PORT <n>`). The answer depends only on the request's last user message:
   exact_match options matter), and wrong for some questions (so accuracy is neither 0 nor 1);
 - a multiple-choice prompt (lines "A. ..."): the letter of the choice that is right per a fixed key,
   wrong for some;
+- "[reply: TEXT]" in it (the held_out/ tasks): TEXT, the last one ("\\n" for a newline);
 - `stop` is honoured as a real server does (the text is cut before the first stop string).
 GET /__requests returns every request body received, in order (the tests compare lm-eval's with the bridge's).
 """
@@ -26,6 +27,9 @@ RIGHT = {"Paris", "Mars", "Pacific", "Eight", "Carbon dioxide", "Water"}
 def answer(body: dict) -> str:
     users = [m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user"]
     last = users[-1] if users else ""
+    said = re.findall(r"\[reply: (.*?)\]", last, re.IGNORECASE | re.DOTALL)
+    if said:  # held_out/ tasks: the document says what to answer ("\\n" for a newline)
+        return said[-1].replace("\\n", "\n")
     m = re.search(r"What is (-?\d+) ([-+*/]) (-?\d+)\?", last)
     if m:
         a, op, b = int(m.group(1)), m.group(2), int(m.group(3))
