@@ -3,7 +3,8 @@ samples_<task>_*.jsonl) becomes a recorded run folder (run.json, responses.parqu
 like a run, so the UI, `compare` and the gate read it.
 
 One response row per (task, document); one score row per (metric, filter) lm-eval reported for it, named
-`metric,filter` as in lm-eval's results (the first filter decides, later ones are `metric_only`). With
+`metric,filter` as in lm-eval's results (the suite's deciding scorer decides, its `lm_eval.filter`; with no
+suite the first filter decides; the others are `metric_only`). With
 `--suite` (a suite with `lm_eval:` naming the same task) the rows take that suite's name, case ids and gate,
 so an lm-eval run and a bridge run of the task pair up in `compare`.
 
@@ -161,6 +162,8 @@ def import_lm_eval(output_dir: Path, out: Path, *, target: str | None = None, su
         suite = by_task.get(task)
         name = suite.name if suite else task
         order = {lc.case.id: i for i, lc in enumerate(suite.cases)} if suite else {}
+        # which (metric, filter) decides: the suite's (its `lm_eval.filter`), else the first lm-eval reported
+        deciding = {b.name for b in suite.cases[0].scorers if not b.metric_only} if suite and suite.cases else None
         seen: dict[int, dict] = {}
         for n, s in read_samples(files[0]):
             row = seen.get(s["doc_id"])
@@ -179,10 +182,12 @@ def import_lm_eval(output_dir: Path, out: Path, *, target: str | None = None, su
             scored.add(row["response_id"])
             for i, m in enumerate(s["metrics"]):
                 v = float(s[m])
+                scorer = f"{m},{s.get('filter', 'none')}"
+                decides = scorer in deciding if deciding is not None else (first and i == 0)
                 scores.append({"run_id": run_id, "response_id": row["response_id"], "suite": name, "case_id": case_id,
-                               "target": target, "scorer": f"{m},{s.get('filter', 'none')}", "score": v,
+                               "target": target, "scorer": scorer, "score": v,
                                "passed": v >= 1.0, "reason": f"lm-eval {m} = {v:g} ({files[0].name}:{n})",
-                               "metric_only": not (first and i == 0)})
+                               "metric_only": not decides})
         suite_entries.append({"name": name, "category": "accuracy", "path": str(suite.path.resolve()) if suite else "",
                               "cases": len(seen), "scorers": [], "lm_eval_task": task, "source": str(files[0])})
     if not responses:

@@ -199,8 +199,8 @@ def _local_data(config: dict, task_file: Path, base: Path, root: Path, hasher) -
     if config.get("dataset_path") not in LOCAL_LOADERS:
         raise TaskProblem(str(task_file), _line_of(text, "dataset_path"),
                           f"dataset_path {config.get('dataset_path')!r}: only local files can be read "
-                          f"({', '.join(sorted(LOCAL_LOADERS))} with `dataset_kwargs.data_files`); the HF hub "
-                          "needs the network")
+                          f"({', '.join(sorted(LOCAL_LOADERS))} with `dataset_kwargs.data_files`, e.g. "
+                          "`dataset_path: json`); a folder or a hub dataset name is not read (the hub needs the network)")
     for key in ("custom_dataset", "process_docs", "process_results", "doc_to_image", "doc_to_audio"):
         if config.get(key) is not None:
             raise TaskProblem(str(task_file), _line_of(text, key), f"`{key}` is not supported by the bridge")

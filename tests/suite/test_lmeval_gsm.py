@@ -100,3 +100,25 @@ def test_import_of_lm_evals_samples_pairs_with_the_bridge_run_for_both_filters(r
     a = {(r.suite, r.case_id, r.scorer): r.score for r in imported.scores_df().itertuples()}
     b = {(r.suite, r.case_id, r.scorer): r.score for r in runs["run"].scores_df().itertuples()}
     assert a == b and len(a) == 24
+
+
+@pytest.mark.parametrize("chosen", [None, "strict-match", "flexible-extract"])
+def test_the_import_decides_by_the_suites_filter(runs, tmp_path, chosen):
+    """The imported run's deciding scorer is the suite's (its `lm_eval.filter`), as in a bridge run of that
+    suite, so the gate and `compare` read the same verdicts from both; without a choice, the first filter."""
+    import shutil
+
+    from evalharness.lifecycle.imports import import_lm_eval
+    from evalharness.results.run import load_run
+
+    d = tmp_path / "s"
+    shutil.copytree(TASKS, d, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    if chosen:
+        (d / "suite_apples.yaml").write_text((d / "suite_apples.yaml").read_text().replace(
+            "include_path: .", f"include_path: .\n  filter: {chosen}"))
+    bound = {b.name: b.metric_only for b in load_suite(d / "suite_apples.yaml").cases[0].scorers}
+    imported = load_run(import_lm_eval(runs["lm_out"], tmp_path / "out", target="scripted",
+                                       suites=[d / "suite_apples.yaml"]).run_dir).scores_df()
+    got = imported.groupby("scorer")["metric_only"].agg(lambda x: set(x))
+    assert {k: v for k, v in got.items()} == {k: {v} for k, v in bound.items()}
+    assert [k for k, v in bound.items() if not v] == [f"exact_match,{chosen or 'strict-match'}"]
