@@ -227,6 +227,15 @@ def resolve_judges(opts: RunOptions, suites) -> dict:
     for name in sorted(wanted - set(defined)):
         problems.append(Problem("scorers", None, "judge", f"no judge named '{name}' (define it in a targets file "
                                                           "under `judges:`)"))
+    from evalharness.targets.kinds import embedded_which
+
+    for name in sorted(wanted & set(defined)):  # no base_url: the model must be one of the embedded ones
+        if defined[name].base_url is None:
+            try:
+                embedded_which(defined[name].model, name)
+            except ConfigError as e:
+                where = from_suites[name][1] if name in from_suites else "command line"
+                problems += [Problem(where, None, f"judges.{name}.model", p.message) for p in e.problems]
     if problems:
         raise ConfigError(problems)
     return {n: defined[n] for n in sorted(wanted)}

@@ -36,7 +36,7 @@ def start_judges(configs: dict, launcher: Launcher) -> dict:
     out = {}
     for name, cfg in configs.items():
         if cfg.base_url is None:
-            which = embedded_which(cfg.model)
+            which = embedded_which(cfg.model, name)
             ep = launcher.embedded(which)
             base_url, cache_id = ep.base_url, ep.cache_id
             model = LOCAL_MODEL_NAME if which == "gemma" else SMOL_MODEL_NAME

@@ -17,14 +17,14 @@ Plugins add kinds through the `evalharness.targets` entry-point group (a class w
 from __future__ import annotations
 
 import contextlib
-import os
 import hashlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
 
-from evalharness.errors import InfraError
+from evalharness.errors import ConfigError, InfraError
 from evalharness.targets.config import GUARDED, LOCAL, RECORDED, TargetConfig
 
 LOCAL_MODEL_NAME = "gemma-3-270m-q4_k_m"
@@ -46,16 +46,34 @@ class Endpoint:
 EMBEDDED_JUDGE = "smol"
 
 
-def embedded_which(model: str | None) -> str:
-    """Which embedded model a judge with no base_url runs on: `local-gemma`/Gemma's name, else SmolLM2."""
-    return "gemma" if model in (LOCAL_GEMMA, LOCAL_MODEL_NAME) else EMBEDDED_JUDGE
+def embedded_which(model: str | None, judge: str = "default") -> str:
+    """Which embedded model a judge with no base_url runs on: `local-gemma` (or Gemma's name) is Gemma;
+    no model, `local`, `local-smol` (or SmolLM2's name) is SmolLM2. Any other name is a configuration
+    error: without a base_url it would silently be judged by an embedded model it does not name."""
+    if model in (LOCAL_GEMMA, LOCAL_MODEL_NAME):
+        return "gemma"
+    if model in (None, LOCAL, LOCAL_SMOL, SMOL_MODEL_NAME):
+        return EMBEDDED_JUDGE
+    raise ConfigError.one(f"judge {judge!r}", "model", f"{model!r} is not an embedded model (local-smol, local-gemma) "
+                          "and the judge has no base_url: give its base_url (or --judge-base-url)")
+
+
+def embedded_threads(servers: int) -> int:
+    """llama.cpp threads per embedded server: the cores split between the servers that run side by side
+    (their threads spin while they wait, so more would slow each other down), or EVALHARNESS_EMBEDDED_THREADS."""
+    raw = os.environ.get("EVALHARNESS_EMBEDDED_THREADS", "").strip()
+    if not raw:
+        return max(1, (os.cpu_count() or 1) // max(1, servers))
+    if not raw.isdigit() or not 0 < int(raw) <= 1024:
+        raise ConfigError.one("EVALHARNESS_EMBEDDED_THREADS", "", f"{raw!r}: expected a whole number of threads, 1-1024")
+    return int(raw)
 
 
 def embedded_models(targets, judge_configs: dict) -> int:
     """How many embedded model servers a run will start (they then share the cores)."""
     which = {t.kind.which for t in targets if isinstance(t.kind, LocalTarget)}
     which |= {"gemma" for t in targets if isinstance(t.kind, GuardedTarget) and t.kind.upstream is None}
-    which |= {embedded_which(c.model) for c in judge_configs.values() if c.base_url is None}
+    which |= {embedded_which(c.model, name) for name, c in judge_configs.items() if c.base_url is None}
     return len(which)
 
 
@@ -66,12 +84,7 @@ class Launcher:
         self.stack, self.run_dir = stack, run_dir
         self.servers: list = []  # ManagedServer, for death notices at the end of the run
         self._embedded: dict[str, Endpoint] = {}
-        # Embedded servers that will run side by side share the cores: llama.cpp's threads spin while they
-        # wait, so two servers with a thread per core each slow each other down (benchmarks/main_job.py).
-        # EVALHARNESS_EMBEDDED_THREADS overrides it (benchmarks/main_job.py compares the two).
-        threads = os.environ.get("EVALHARNESS_EMBEDDED_THREADS", "")
-        self.embedded_threads = (int(threads) if threads.isdigit() and int(threads) > 0
-                                 else max(1, (os.cpu_count() or 1) // max(1, embedded_models)))
+        self.embedded_threads = embedded_threads(embedded_models)  # benchmarks/main_job.py compares the splits
 
     def start(self, label: str, command_for_port, *, log_name: str, startup_timeout_s: float = 300.0):
         """Start `command_for_port(port)` on a free loopback port; return the healthy ManagedServer."""

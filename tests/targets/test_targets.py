@@ -1,6 +1,8 @@
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evalharness.errors import ConfigError
 from evalharness.lifecycle.configure import load_targets, resolve_targets
@@ -91,3 +93,45 @@ def test_targets_file_tokenizer_is_relative_to_the_file(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as e:
         load_targets(bad)
     assert "targets[0].size" in str(e.value.problems[0])
+
+
+EMBEDDED_NAMES = {None: "smol", "local": "smol", "local-smol": "smol", SMOL_MODEL_NAME: "smol",
+                  "local-gemma": "gemma", LOCAL_MODEL_NAME: "gemma"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.sampled_from(sorted(n for n in EMBEDDED_NAMES if n)), st.text(max_size=30)))
+def test_a_judge_without_base_url_runs_only_on_an_embedded_model_it_names(model):
+    from evalharness.targets.kinds import embedded_which
+
+    if model in EMBEDDED_NAMES:
+        assert embedded_which(model, "j") == EMBEDDED_NAMES[model]
+    else:  # a typo ('local-gema') or a remote model's name must not be judged silently by SmolLM2
+        with pytest.raises(ConfigError) as e:
+            embedded_which(model, "j")
+        assert "not an embedded model" in str(e.value) and "'j'" in str(e.value)
+    assert embedded_which(None) == "smol"
+
+
+@pytest.mark.parametrize("raw,servers,expected", [("", 1, None), ("", 2, None), ("3", 2, 3), (" 1 ", 2, 1),
+                                                  ("0", 2, "error"), ("two", 1, "error"), ("-1", 1, "error")])
+def test_embedded_threads_split_the_cores_or_follow_the_variable(monkeypatch, raw, servers, expected):
+    import os
+
+    from evalharness.targets.kinds import embedded_threads
+
+    monkeypatch.setenv("EVALHARNESS_EMBEDDED_THREADS", raw)
+    if expected == "error":
+        with pytest.raises(ConfigError, match="EVALHARNESS_EMBEDDED_THREADS"):
+            embedded_threads(servers)
+    else:
+        assert embedded_threads(servers) == (expected or max(1, (os.cpu_count() or 1) // servers))
+
+
+def test_a_suite_judge_naming_no_embedded_model_is_exit_2_before_anything_starts(tmp_path, cli):
+    suite = write(tmp_path / "s.yaml", "name: judged\ncategory: accuracy\njudges:\n  default: {model: local-gema}\n"
+                  "scorers: [{type: rubric, criteria: 'Is it right?'}]\ncases: [{id: a, input: q, output: x}]\n")
+    r = cli("run", str(suite), "--target", "recorded", "--no-cache", "--out", str(tmp_path / "r"))
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"{suite}: judges.default.model: 'local-gema' is not an embedded model" in r.stderr, r.stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())  # nothing started, nothing written
